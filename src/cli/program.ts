@@ -1,0 +1,94 @@
+/**
+ * The `dtlicense` command tree and its single error boundary. Each command
+ * group lives in its own file and registers itself here; the heavy parts of a
+ * command are imported inside its action, so `dtlicense status` loads only
+ * what status needs.
+ */
+import { Command, CommanderError } from "commander";
+import { LicenseError } from "../core/errors.js";
+import type { CliContext } from "./context.js";
+import { registerKeypair } from "./keypair.js";
+import { registerMint } from "./mint.js";
+import { registerIssued } from "./issued.js";
+
+/** Exit statuses. Commands may return their own (see `status`). */
+export const EXIT = {
+  OK: 0,
+  ERROR: 1,
+  USAGE: 2,
+} as const;
+
+/** Holds the exit status the action returned, for {@link runCli}. */
+export interface RunState {
+  code: number;
+}
+
+/** Builds the program. `state.code` receives each action's exit status. */
+export function buildProgram(ctx: CliContext, state: RunState): Command {
+  const program = new Command("dtlicense")
+    .description(
+      "Mint, record and check DataTools licenses (DTLIC2 blobs signed with Ed25519).\n" +
+        "Run 'dtlicense <command> --help' for the flags of a command.",
+    )
+    .version(VERSION, "-V, --version")
+    .showHelpAfterError("(run with --help for usage)")
+    .exitOverride()
+    .configureOutput({
+      writeOut: (t) => ctx.stdout.write(t),
+      writeErr: (t) => ctx.stderr.write(t),
+      outputError: (t, write) => write(`dtlicense: ${t.replace(/^error: /, "")}`),
+    });
+  // Every subcommand inherits exitOverride and output through copyInheritedSettings.
+  const wrap =
+    <A extends unknown[]>(fn: (...args: A) => Promise<number | void> | number | void) =>
+    async (...args: A) => {
+      const code = await fn(...args);
+      state.code = typeof code === "number" ? code : EXIT.OK;
+    };
+  registerKeypair(program, ctx, wrap);
+  registerMint(program, ctx, wrap);
+  registerIssued(program, ctx, wrap);
+  return program;
+}
+
+/** Wraps an action so its returned exit status is recorded. */
+export type Wrap = <A extends unknown[]>(
+  fn: (...args: A) => Promise<number | void> | number | void,
+) => (...args: A) => Promise<void>;
+
+export const VERSION = "0.1.0";
+
+/**
+ * Runs the command line and returns the exit status. The only place errors
+ * become messages: a {@link LicenseError} prints one line with its code; an
+ * unexpected error prints one line and asks for a report, never a stack
+ * (set DTLICENSE_DEBUG=1 to see it).
+ */
+export async function runCli(argv: readonly string[], ctx: CliContext): Promise<number> {
+  const state: RunState = { code: EXIT.OK };
+  const program = buildProgram(ctx, state);
+  try {
+    await program.parseAsync([...argv], { from: "user" });
+    return state.code;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (
+        err.code === "commander.helpDisplayed" ||
+        err.code === "commander.version" ||
+        err.code === "commander.help"
+      ) {
+        return EXIT.OK;
+      }
+      return err.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
+    }
+    if (err instanceof LicenseError) {
+      ctx.stderr.write(`dtlicense: ${err.message} [${err.code}]\n`);
+      return err.code === "USAGE" ? EXIT.USAGE : EXIT.ERROR;
+    }
+    ctx.stderr.write(
+      `dtlicense: unexpected error: ${(err as Error)?.message ?? String(err)} [INTERNAL]\n`,
+    );
+    if (ctx.env.DTLICENSE_DEBUG) ctx.stderr.write(`${(err as Error)?.stack ?? ""}\n`);
+    return EXIT.ERROR;
+  }
+}

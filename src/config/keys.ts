@@ -1,0 +1,102 @@
+/**
+ * Turns the key variables of an environment into a signer and a key ring.
+ * Entry points pass `process.env` in; nothing here reads it on its own.
+ *
+ * - `DATATOOLS_LICENSE_PRIVKEY` (or `DATATOOLS_LICENSE_PRIVKEY_FILE`): the
+ *   32-byte Ed25519 seed as 64 hex characters.
+ * - `DATATOOLS_LICENSE_PUBKEY`: one or more public keys, 64 hex characters
+ *   each, separated by commas or whitespace; the first is the current one.
+ * - Neither set: the in-tree development keypair.
+ */
+import {
+  DEV_PRIVATE_KEY_HEX,
+  KeyRing,
+  importPublicKey,
+  importSigner,
+  parseHexKey,
+  type PublicKey,
+  type Signer,
+} from "../core/keys.js";
+import { LicenseError } from "../core/errors.js";
+import { readSecretFile } from "./secret-file.js";
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+export const PRIVKEY_VAR = "DATATOOLS_LICENSE_PRIVKEY";
+export const PUBKEY_VAR = "DATATOOLS_LICENSE_PUBKEY";
+
+/** The keys an environment configures. */
+export interface ResolvedKeys {
+  /** Signs new licenses; undefined when only public keys are configured. */
+  readonly signer: Signer | undefined;
+  /** The keys licenses are verified against. */
+  readonly ring: KeyRing;
+  /** True when the development keypair is in use (nothing was configured). */
+  readonly usingDevKey: boolean;
+}
+
+/** Parses a list of public keys separated by commas or whitespace. */
+export function parsePublicKeyList(value: string, label: string): PublicKey[] {
+  const parts = value.split(/[\s,]+/).filter((s) => s !== "");
+  if (parts.length === 0) {
+    throw new LicenseError("KEY_INVALID", `${label} is set but empty`);
+  }
+  return parts.map((hex, i) =>
+    importPublicKey(parseHexKey(hex, parts.length > 1 ? `${label} (key ${i + 1})` : label)),
+  );
+}
+
+function readPrivateKeyText(env: Env): { text: string; label: string } | undefined {
+  const direct = env[PRIVKEY_VAR];
+  const file = env[`${PRIVKEY_VAR}_FILE`];
+  if (direct !== undefined && direct !== "" && file) {
+    throw new LicenseError(
+      "CONFIG_INVALID",
+      `set only one of ${PRIVKEY_VAR} and ${PRIVKEY_VAR}_FILE, not both`,
+    );
+  }
+  if (file)
+    return {
+      text: readSecretFile(file, `${PRIVKEY_VAR}_FILE`),
+      label: `${PRIVKEY_VAR}_FILE (${file})`,
+    };
+  if (direct !== undefined && direct !== "") return { text: direct, label: PRIVKEY_VAR };
+  return undefined;
+}
+
+/**
+ * Resolves the signer and key ring an environment configures. A public key
+ * list that does not contain the private key's public half is refused, since
+ * licenses signed with it would not verify.
+ *
+ * @example
+ * ```ts
+ * const { signer, ring, usingDevKey } = resolveKeys(process.env);
+ * if (usingDevKey) console.error("using the development key");
+ * ```
+ */
+export function resolveKeys(env: Env): ResolvedKeys {
+  const priv = readPrivateKeyText(env);
+  const pubText = env[PUBKEY_VAR];
+  const publicKeys =
+    pubText !== undefined && pubText !== "" ? parsePublicKeyList(pubText, PUBKEY_VAR) : undefined;
+
+  if (!priv && !publicKeys) {
+    const signer = importSigner(Buffer.from(DEV_PRIVATE_KEY_HEX, "hex"));
+    return { signer, ring: new KeyRing([signer.publicKey]), usingDevKey: true };
+  }
+  const signer = priv ? importSigner(parseHexKey(priv.text, priv.label)) : undefined;
+  if (signer && publicKeys && !publicKeys.some((k) => k.kid === signer.kid)) {
+    throw new LicenseError(
+      "KEY_MISMATCH",
+      `${PUBKEY_VAR} does not contain the public key of ${priv!.label} (expected ${signer.publicKey.hex})`,
+    );
+  }
+  const ring = new KeyRing(publicKeys ?? [signer!.publicKey]);
+  return { signer, ring, usingDevKey: false };
+}
+
+/** The warning printed whenever a command falls back to the development key. */
+export const DEV_KEY_WARNING =
+  `warning: ${PRIVKEY_VAR} and ${PUBKEY_VAR} are not set; using the public development keypair. ` +
+  "Licenses it signs are for development only and production builds refuse them.";

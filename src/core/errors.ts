@@ -1,0 +1,101 @@
+/**
+ * Every failure this package reports is a {@link LicenseError} with a stable
+ * string `code`. Codes are part of the public API: scripts, the HTTP server and
+ * tests branch on them, so a code is never renamed or reused for another meaning.
+ */
+
+/** All error codes, with the one-line meaning each stands for. */
+export const ERROR_CODES = {
+  // Reading a DTLIC2 blob
+  BLOB_EMPTY: "the blob is empty",
+  BLOB_TOO_LARGE: "the blob is larger than any genuine license",
+  BLOB_V1_UNSUPPORTED: "a DTLIC1 (HMAC) blob, which this version no longer accepts",
+  BLOB_PREFIX_UNKNOWN: "the text does not start with DTLIC2:",
+  BLOB_MALFORMED: "the blob is not of the form DTLIC2:<payload>.<signature>",
+  BLOB_ENCODING: "a part of the blob is not valid base64url",
+  PAYLOAD_NOT_JSON: "the payload is not valid UTF-8 JSON",
+  PAYLOAD_NOT_OBJECT: "the payload is JSON but not an object",
+  PAYLOAD_VERSION: "the payload's v is not 2",
+  PAYLOAD_FIELD: "a payload field is missing or has the wrong type or form",
+  KEY_UNKNOWN: "the blob names a signing key (kid) that is not trusted here",
+  SIGNATURE_INVALID: "the signature does not match the payload",
+
+  // Keys
+  KEY_INVALID: "a key is not 64 hex characters",
+  KEY_MISMATCH: "the public key does not belong to the private key",
+  KEY_MISSING: "a needed key is not configured",
+  DEV_KEY_IN_PRODUCTION: "the public development key is trusted by a production build",
+
+  // Minting input
+  NAME_INVALID: "the buyer's name is empty or too long",
+  EMAIL_INVALID: "the e-mail address is empty or implausible",
+  TIER_UNKNOWN: "the tier is not one of the catalogue's tiers",
+  YEARS_INVALID: "years is not a positive whole number in range",
+  LICENSE_KEY_INVALID: "the license key has characters outside the allowed set",
+  LICENSE_KEY_TAKEN: "the license key already belongs to another buyer",
+
+  // Catalogue
+  CATALOGUE_INVALID: "the feature catalogue is not well formed",
+
+  // Files
+  FILE_EXISTS: "the output file exists and --force was not given",
+  FILE_INSECURE: "a secret file is readable by group or others",
+  FILE_UNREADABLE: "a file could not be read",
+  FILE_UNWRITABLE: "a file could not be written",
+  LOG_LOCKED: "the issuance log is locked by another process for too long",
+  LOG_NOT_FOUND: "no issuance log exists yet",
+  NOT_FOUND: "nothing matched",
+
+  // Buyer side
+  LICENSE_NONE: "no license is activated on this machine",
+  LICENSE_EXPIRED: "the license has expired",
+  LICENSE_TAMPERED: "the stored license file was changed by hand or is corrupt",
+  IDENTITY_MISMATCH: "the name or e-mail does not match the license",
+  RENEW_DIFFERENT_BUYER: "the new license is for a different buyer",
+  RENEW_EARLIER_EXPIRY: "the new license expires before the current one",
+  CLOCK_ROLLBACK: "the system clock is behind the last time the license was seen valid",
+
+  // Command line
+  USAGE: "the command line is not valid",
+  CONFIG_INVALID: "a configuration value is not valid",
+} as const;
+
+/** A stable error code. */
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/**
+ * The one error class of this package. `code` is stable; `message` is for
+ * people and says what was wrong and, where it can, what to do.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   verifyBlob(text, ring);
+ * } catch (err) {
+ *   if (err instanceof LicenseError && err.code === "SIGNATURE_INVALID") {
+ *     // refuse the license
+ *   }
+ * }
+ * ```
+ */
+export class LicenseError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message?: string, options?: { cause?: unknown }) {
+    super(message ?? ERROR_CODES[code], options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/**
+ * True when `err` is a {@link LicenseError}, optionally with the given code.
+ *
+ * @example
+ * ```ts
+ * if (isLicenseError(err, "LICENSE_EXPIRED")) showRenewDialog();
+ * ```
+ */
+export function isLicenseError(err: unknown, code?: ErrorCode): err is LicenseError {
+  return err instanceof LicenseError && (code === undefined || err.code === code);
+}

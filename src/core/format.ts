@@ -1,0 +1,211 @@
+/**
+ * The DTLIC2 blob: `DTLIC2:` + b64u(payload) + `.` + b64u(signature), the
+ * Ed25519 signature taken over the ASCII bytes before the dot. The payload is
+ * verified as the exact bytes that were signed and never re-serialised.
+ * The full specification, with test vectors, is docs/FORMAT.md.
+ */
+import { LicenseError } from "./errors.js";
+import { isTier } from "./catalogue.js";
+import { parseTime, type LicensePayload } from "./license.js";
+import { verifySignature, type KeyRing, type Signer } from "./keys.js";
+
+/** The prefix of every version-2 blob; it is part of the signed bytes. */
+export const BLOB_PREFIX = "DTLIC2:";
+/** The prefix of the retired HMAC format. */
+export const V1_PREFIX = "DTLIC1:";
+/**
+ * The longest blob accepted, in characters, after whitespace is removed. A
+ * genuine blob with the longest allowed name and e-mail is under 1.5 KiB.
+ */
+export const MAX_BLOB_LENGTH = 4096;
+/** The longest text accepted before whitespace is removed (pasted e-mail text). */
+export const MAX_INPUT_LENGTH = 65_536;
+
+const B64U = /^[A-Za-z0-9_-]*$/;
+const KID = /^[0-9a-f]{16}$/;
+const WHITESPACE = /\s+/g;
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/** A blob that passed every check, with its payload. */
+export interface VerifiedLicense {
+  /** The blob as verified, with whitespace removed. */
+  readonly blob: string;
+  readonly payload: LicensePayload;
+}
+
+/** Encodes bytes as base64url without padding. */
+export function b64uEncode(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64url");
+}
+
+/**
+ * Decodes strict base64url: only the URL-safe alphabet, no padding, and the
+ * canonical encoding (unused low bits zero), so one byte string has exactly
+ * one text form and no character can change without the bytes changing.
+ */
+export function b64uDecode(text: string, what: string): Buffer {
+  if (!B64U.test(text) || text.length % 4 === 1) {
+    throw new LicenseError("BLOB_ENCODING", `the ${what} is not valid base64url`);
+  }
+  const bytes = Buffer.from(text, "base64url");
+  if (bytes.toString("base64url") !== text) {
+    throw new LicenseError("BLOB_ENCODING", `the ${what} is not canonical base64url`);
+  }
+  return bytes;
+}
+
+/**
+ * Signs a payload and returns the blob. The payload's `kid` must be the
+ * signer's; fields are written in a fixed order.
+ *
+ * @example
+ * ```ts
+ * const blob = encodeBlob({ v: 2, kid: signer.kid, license_key, name, email, tier, issued_at, expires_at }, signer);
+ * ```
+ */
+export function encodeBlob(payload: LicensePayload, signer: Signer): string {
+  if (payload.kid !== signer.kid) {
+    throw new LicenseError("KEY_MISMATCH", "the payload's kid is not the signer's key id");
+  }
+  const json = JSON.stringify({
+    v: payload.v,
+    kid: payload.kid,
+    license_key: payload.license_key,
+    name: payload.name,
+    email: payload.email,
+    tier: payload.tier,
+    issued_at: payload.issued_at,
+    expires_at: payload.expires_at,
+  });
+  const signingInput = BLOB_PREFIX + b64uEncode(Buffer.from(json, "utf8"));
+  const signature = signer.sign(Buffer.from(signingInput, "ascii"));
+  return `${signingInput}.${b64uEncode(signature)}`;
+}
+
+/**
+ * Removes whitespace and line breaks (blobs are pasted from e-mail) and checks
+ * the prefix and size. Returns the compact blob text.
+ */
+export function normalizeBlobText(text: string): string {
+  if (text.length > MAX_INPUT_LENGTH) {
+    throw new LicenseError(
+      "BLOB_TOO_LARGE",
+      `the text is ${text.length} characters; a license blob is under ${MAX_BLOB_LENGTH}`,
+    );
+  }
+  const blob = text.replace(WHITESPACE, "");
+  if (blob === "") throw new LicenseError("BLOB_EMPTY", "no license blob was given");
+  if (!blob.startsWith(BLOB_PREFIX)) {
+    if (blob.startsWith(V1_PREFIX)) {
+      throw new LicenseError(
+        "BLOB_V1_UNSUPPORTED",
+        "this is a DTLIC1 license from the retired HMAC format; ask the vendor to re-issue it as DTLIC2",
+      );
+    }
+    throw new LicenseError(
+      "BLOB_PREFIX_UNKNOWN",
+      "this is not a DataTools license: a license starts with DTLIC2:",
+    );
+  }
+  if (blob.length > MAX_BLOB_LENGTH) {
+    throw new LicenseError(
+      "BLOB_TOO_LARGE",
+      `the blob is ${blob.length} characters; a license blob is at most ${MAX_BLOB_LENGTH}`,
+    );
+  }
+  return blob;
+}
+
+/**
+ * Verifies a blob against a key ring and returns its payload. Checks, in
+ * order: size and prefix, shape, base64url, JSON object, `v`, `kid` in the
+ * ring, the Ed25519 signature, then every other field. Each failure has its
+ * own code (see {@link ERROR_CODES}).
+ *
+ * @example
+ * ```ts
+ * const { payload } = verifyBlob(pastedText, ring);
+ * console.log(payload.tier, payload.expires_at);
+ * ```
+ */
+export function verifyBlob(text: string, ring: KeyRing): VerifiedLicense {
+  const blob = normalizeBlobText(text);
+  const dot = blob.indexOf(".");
+  if (dot < 0 || dot !== blob.lastIndexOf(".")) {
+    throw new LicenseError(
+      "BLOB_MALFORMED",
+      "the blob must have exactly one '.' between payload and signature",
+    );
+  }
+  const signingInput = blob.slice(0, dot);
+  const payloadBytes = b64uDecode(signingInput.slice(BLOB_PREFIX.length), "payload");
+  const signature = b64uDecode(blob.slice(dot + 1), "signature");
+  if (signature.length !== 64) {
+    throw new LicenseError(
+      "BLOB_MALFORMED",
+      `the signature is ${signature.length} bytes; Ed25519 signatures are 64`,
+    );
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(utf8.decode(payloadBytes));
+  } catch (err) {
+    throw new LicenseError("PAYLOAD_NOT_JSON", "the payload is not valid UTF-8 JSON", {
+      cause: err,
+    });
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new LicenseError("PAYLOAD_NOT_OBJECT", "the payload is JSON but not an object");
+  }
+  const p = parsed as Record<string, unknown>;
+  if (p.v !== 2) {
+    throw new LicenseError(
+      "PAYLOAD_VERSION",
+      `payload version ${JSON.stringify(p.v) ?? "(missing)"} is not supported; this reader handles v 2`,
+    );
+  }
+  if (typeof p.kid !== "string" || !KID.test(p.kid)) {
+    throw new LicenseError("PAYLOAD_FIELD", "kid must be 16 lower-case hex characters");
+  }
+  const key = ring.get(p.kid);
+  if (!key) {
+    throw new LicenseError(
+      "KEY_UNKNOWN",
+      `the license was signed by key ${p.kid}, which this build does not trust`,
+    );
+  }
+  if (!verifySignature(key, Buffer.from(signingInput, "ascii"), signature)) {
+    throw new LicenseError(
+      "SIGNATURE_INVALID",
+      "the signature does not match: the license was altered or not issued by the vendor",
+    );
+  }
+  return { blob, payload: checkFields(p) };
+}
+
+function checkFields(p: Record<string, unknown>): LicensePayload {
+  const field = (name: string, why: string): never => {
+    throw new LicenseError("PAYLOAD_FIELD", `payload field ${name} ${why}`);
+  };
+  for (const name of ["license_key", "name", "email"]) {
+    const value = p[name];
+    if (typeof value !== "string" || value === "") field(name, "must be non-empty text");
+  }
+  if (!isTier(p.tier)) field("tier", "must be lite, core or pro");
+  for (const name of ["issued_at", "expires_at"]) {
+    const value = p[name];
+    if (typeof value !== "string" || !parseTime(value)) {
+      field(name, "must be an RFC 3339 UTC time to the second, like 2026-05-13T22:10:27Z");
+    }
+  }
+  return {
+    v: 2,
+    kid: p.kid as string,
+    license_key: p.license_key as string,
+    name: p.name as string,
+    email: p.email as string,
+    tier: p.tier as LicensePayload["tier"],
+    issued_at: p.issued_at as string,
+    expires_at: p.expires_at as string,
+  };
+}

@@ -1,0 +1,227 @@
+/**
+ * The issuance log: the creator's ledger of every license minted, one JSON
+ * line per license in `~/.datatools-creator/issued.jsonl`. Appends are locked
+ * (so concurrent mints never interleave or lose a line), written with one
+ * write call and fsynced before the caller shows the blob. Readers report a
+ * line they cannot parse, with its number, instead of failing or dropping it.
+ */
+import {
+  closeSync,
+  constants,
+  existsSync,
+  fstatSync,
+  fsyncSync,
+  openSync,
+  readFileSync,
+  readSync,
+  writeSync,
+} from "node:fs";
+import { dirname, join } from "node:path";
+import { lock } from "proper-lockfile";
+import { LicenseError } from "../core/errors.js";
+import { isTier, type Tier } from "../core/catalogue.js";
+import { parseTime } from "../core/license.js";
+import { ensurePrivateDir, fsyncDir } from "../config/fs-safe.js";
+
+/** One line of the log, exactly the fields ADMIN.md names. */
+export interface IssuanceRecord {
+  license_key: string;
+  name: string;
+  email: string;
+  tier: Tier;
+  issued_at: string;
+  expires_at: string;
+  blob: string;
+}
+
+/** A record with the line it was read from (1-based). */
+export interface LoggedRecord extends IssuanceRecord {
+  readonly line: number;
+}
+
+/** A line that could not be read as a record. */
+export interface LogProblem {
+  readonly line: number;
+  readonly reason: string;
+  /** True for an unterminated last line: a write that was cut off. */
+  readonly torn: boolean;
+}
+
+export interface LogContents {
+  readonly records: LoggedRecord[];
+  readonly problems: LogProblem[];
+}
+
+/** The variable that moves the log. */
+export const LOG_PATH_VAR = "DATATOOLS_ISSUANCE_LOG";
+
+/** The log's path: `$DATATOOLS_ISSUANCE_LOG`, else `~/.datatools-creator/issued.jsonl`. */
+export function issuanceLogPath(env: Readonly<Record<string, string | undefined>>, home: string) {
+  const override = env[LOG_PATH_VAR];
+  return override && override !== "" ? override : join(home, ".datatools-creator", "issued.jsonl");
+}
+
+const FIELDS = ["license_key", "name", "email", "tier", "issued_at", "expires_at", "blob"] as const;
+
+/** Checks one parsed line; returns the reason it is not a record, or undefined. */
+function recordProblem(value: unknown): string | undefined {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    return "not a JSON object";
+  }
+  const r = value as Record<string, unknown>;
+  for (const f of FIELDS) {
+    if (typeof r[f] !== "string" || r[f] === "") return `field ${f} is missing or not text`;
+  }
+  if (!isTier(r.tier)) return `tier "${String(r.tier)}" is not lite, core or pro`;
+  if (!parseTime(r.issued_at as string) || !parseTime(r.expires_at as string)) {
+    return "issued_at or expires_at is not an RFC 3339 UTC time";
+  }
+  return undefined;
+}
+
+/**
+ * Parses the text of a log. Blank lines are skipped; every other line is a
+ * record or a problem.
+ */
+export function parseLog(text: string): LogContents {
+  const records: LoggedRecord[] = [];
+  const problems: LogProblem[] = [];
+  const lines = text.split("\n");
+  const unterminated = !text.endsWith("\n");
+  lines.forEach((raw, i) => {
+    const line = raw.replace(/\r$/, "");
+    if (line.trim() === "") return;
+    const torn = unterminated && i === lines.length - 1;
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch {
+      problems.push({
+        line: i + 1,
+        torn,
+        reason: torn ? "torn last line (a write was cut off)" : "not valid JSON",
+      });
+      return;
+    }
+    const why = recordProblem(value);
+    if (why) {
+      problems.push({ line: i + 1, torn, reason: why });
+      return;
+    }
+    const r = value as Record<string, string>;
+    records.push({
+      line: i + 1,
+      license_key: r.license_key!,
+      name: r.name!,
+      email: r.email!,
+      tier: r.tier as Tier,
+      issued_at: r.issued_at!,
+      expires_at: r.expires_at!,
+      blob: r.blob!,
+    });
+  });
+  return { records, problems };
+}
+
+/** The ledger at one path. */
+export class IssuanceLog {
+  constructor(readonly path: string) {}
+
+  /** Reads every record; a missing log reads as empty. */
+  read(): LogContents {
+    let text: string;
+    try {
+      text = readFileSync(this.path, "utf8");
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return { records: [], problems: [] };
+      throw new LicenseError("FILE_UNREADABLE", `cannot read the issuance log ${this.path}`, {
+        cause: err,
+      });
+    }
+    return parseLog(text);
+  }
+
+  exists(): boolean {
+    return existsSync(this.path);
+  }
+
+  /**
+   * Appends one record under the log's lock. `check` runs under the same
+   * lock with the current contents and may throw to refuse the append (for
+   * example when the license key belongs to someone else). Resolves once the
+   * line is fsynced.
+   */
+  async append(record: IssuanceRecord, check?: (current: LogContents) => void): Promise<void> {
+    const dir = dirname(this.path);
+    ensurePrivateDir(dir);
+    const created = !existsSync(this.path);
+    // Make sure the file exists so the lock has something to guard; O_APPEND never truncates.
+    closeSync(
+      openSync(this.path, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND, 0o600),
+    );
+    if (created) fsyncDir(dir);
+    let release: () => Promise<void>;
+    try {
+      release = await lock(this.path, {
+        realpath: false,
+        lockfilePath: `${this.path}.lock`,
+        stale: 10_000,
+        retries: { retries: 200, factor: 1.2, minTimeout: 5, maxTimeout: 100, randomize: true },
+      });
+    } catch (err) {
+      throw new LicenseError(
+        "LOG_LOCKED",
+        `the issuance log is locked (${this.path}.lock); another mint is running, or remove the lock if none is`,
+        { cause: err },
+      );
+    }
+    try {
+      check?.(this.read());
+      appendLine(this.path, JSON.stringify(pick(record)));
+    } finally {
+      await release();
+    }
+  }
+}
+
+function pick(r: IssuanceRecord): IssuanceRecord {
+  return {
+    license_key: r.license_key,
+    name: r.name,
+    email: r.email,
+    tier: r.tier,
+    issued_at: r.issued_at,
+    expires_at: r.expires_at,
+    blob: r.blob,
+  };
+}
+
+/**
+ * Appends `line` and a newline in one write call, starting a fresh line when
+ * a previous write was cut off, then fsyncs. One write call means a killed
+ * process leaves the whole line or none of it.
+ */
+function appendLine(path: string, line: string): void {
+  const fd = openSync(path, constants.O_RDWR | constants.O_APPEND | constants.O_CREAT, 0o600);
+  try {
+    const size = fstatSync(fd).size;
+    let prefix = "";
+    if (size > 0) {
+      const last = Buffer.alloc(1);
+      readSync(fd, last, 0, 1, size - 1);
+      if (last[0] !== 0x0a) prefix = "\n";
+    }
+    const buf = Buffer.from(`${prefix}${line}\n`, "utf8");
+    let off = 0;
+    while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+    fsyncSync(fd);
+  } catch (err) {
+    throw new LicenseError(
+      "FILE_UNWRITABLE",
+      `cannot append to the issuance log ${path}: ${(err as Error).message}`,
+      { cause: err },
+    );
+  } finally {
+    closeSync(fd);
+  }
+}
