@@ -165,7 +165,8 @@ export class IssuanceLog {
       release = await lock(this.path, {
         realpath: false,
         lockfilePath: `${this.path}.lock`,
-        stale: 10_000,
+        stale: 2_000,
+        update: 1_000,
         retries: { retries: 200, factor: 1.2, minTimeout: 5, maxTimeout: 100, randomize: true },
       });
     } catch (err) {
