@@ -9,6 +9,7 @@
  * - Neither set: the in-tree development keypair.
  */
 import {
+  DEV_KID,
   DEV_PRIVATE_KEY_HEX,
   KeyRing,
   importPublicKey,
@@ -31,7 +32,7 @@ export interface ResolvedKeys {
   readonly signer: Signer | undefined;
   /** The keys licenses are verified against. */
   readonly ring: KeyRing;
-  /** True when the development keypair is in use (nothing was configured). */
+  /** True when the development keypair signs or is trusted. */
   readonly usingDevKey: boolean;
 }
 
@@ -93,7 +94,8 @@ export function resolveKeys(env: Env): ResolvedKeys {
     );
   }
   const ring = new KeyRing(publicKeys ?? [signer!.publicKey]);
-  return { signer, ring, usingDevKey: false };
+  // Configuring the public development key by hand is still using it.
+  return { signer, ring, usingDevKey: ring.has(DEV_KID) || signer?.kid === DEV_KID };
 }
 
 /** The warning printed whenever a command falls back to the development key. */

@@ -15,7 +15,8 @@ export const BLOB_PREFIX = "DTLIC2:";
 export const V1_PREFIX = "DTLIC1:";
 /**
  * The longest blob accepted, in characters, after whitespace is removed. A
- * genuine blob with the longest allowed name and e-mail is under 1.5 KiB.
+ * genuine blob with the longest allowed name, e-mail and license key is at most
+ * 2 197 characters (docs/FORMAT.md).
  */
 export const MAX_BLOB_LENGTH = 4096;
 /** The longest text accepted before whitespace is removed (pasted e-mail text). */

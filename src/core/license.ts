@@ -32,9 +32,10 @@ export const MAX_YEARS = 100;
  */
 export const LICENSE_KEY_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$/;
 
-// Control characters (C0, DEL, C1) and the Unicode line/paragraph separators.
+// Control characters (C0, DEL, C1), the Unicode line/paragraph separators, and
+// unpaired UTF-16 surrogates: not text, so no buyer could ever type the value back.
 // eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\p{Cs}]/u;
 const EMAIL = /^[^\s@]{1,64}@[^\s@.][^\s@]*\.[^\s@.]{2,}$/;
 
 /**
