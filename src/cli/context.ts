@@ -27,6 +27,12 @@ export interface CliContext {
 /** The context of a real process. */
 export function processContext(): CliContext {
   const env = { ...process.env };
+  // `dtlicense issued list | head` closes the pipe early: that is not an error.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on("error", (err: NodeJS.ErrnoException) => {
+      if (err.code !== "EPIPE") throw err;
+    });
+  }
   return {
     env,
     stdout: { write: (t) => void process.stdout.write(t) },

@@ -7,9 +7,25 @@
 import { Command, CommanderError } from "commander";
 import { LicenseError } from "../core/errors.js";
 import type { CliContext } from "./context.js";
-import { registerKeypair } from "./keypair.js";
-import { registerMint } from "./mint.js";
-import { registerIssued } from "./issued.js";
+import { assertCliProductionSafe } from "./license.js";
+
+/** A command group's registration function (each lives in its own file). */
+type Register = (program: Command, ctx: CliContext, wrap: Wrap) => void;
+
+/**
+ * The command groups, in help order, each loaded only when needed: a command
+ * line that names a command loads just that command's group, so `dtlicense
+ * status` never loads the issuer, the server or their dependencies.
+ */
+const GROUPS: readonly { commands: readonly string[]; load: () => Promise<Register> }[] = [
+  { commands: ["keypair"], load: async () => (await import("./keypair.js")).registerKeypair },
+  { commands: ["mint"], load: async () => (await import("./mint.js")).registerMint },
+  { commands: ["issued"], load: async () => (await import("./issued.js")).registerIssued },
+  {
+    commands: ["activate", "status", "renew", "deactivate"],
+    load: async () => (await import("./license.js")).registerLicense,
+  },
+];
 
 /** Exit statuses. Commands may return their own (see `status`). */
 export const EXIT = {
@@ -23,8 +39,15 @@ export interface RunState {
   code: number;
 }
 
-/** Builds the program. `state.code` receives each action's exit status. */
-export function buildProgram(ctx: CliContext, state: RunState): Command {
+/**
+ * Builds the program for a command line. `state.code` receives each action's
+ * exit status.
+ */
+export async function buildProgram(
+  argv: readonly string[],
+  ctx: CliContext,
+  state: RunState,
+): Promise<Command> {
   const program = new Command("dtlicense")
     .description(
       "Mint, record and check DataTools licenses (DTLIC2 blobs signed with Ed25519).\n" +
@@ -45,9 +68,13 @@ export function buildProgram(ctx: CliContext, state: RunState): Command {
       const code = await fn(...args);
       state.code = typeof code === "number" ? code : EXIT.OK;
     };
-  registerKeypair(program, ctx, wrap);
-  registerMint(program, ctx, wrap);
-  registerIssued(program, ctx, wrap);
+  const named = GROUPS.find((g) => g.commands.includes(argv[0] ?? ""));
+  if (named) (await named.load())(program, ctx, wrap);
+  // No command named, or a build that leaves the named group out: load them all,
+  // so help lists everything and an absent command is reported as unknown.
+  if (program.commands.length === 0) {
+    for (const group of GROUPS) (await group.load())(program, ctx, wrap);
+  }
   return program;
 }
 
@@ -66,8 +93,10 @@ export const VERSION = "0.1.0";
  */
 export async function runCli(argv: readonly string[], ctx: CliContext): Promise<number> {
   const state: RunState = { code: EXIT.OK };
-  const program = buildProgram(ctx, state);
   try {
+    const program = await buildProgram(argv, ctx, state);
+    // A production build that trusts the development key refuses to run at all.
+    assertCliProductionSafe(ctx);
     await program.parseAsync([...argv], { from: "user" });
     return state.code;
   } catch (err) {

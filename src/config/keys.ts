@@ -100,5 +100,5 @@ export function resolveKeys(env: Env): ResolvedKeys {
 
 /** The warning printed whenever a command falls back to the development key. */
 export const DEV_KEY_WARNING =
-  `warning: ${PRIVKEY_VAR} and ${PUBKEY_VAR} are not set; using the public development keypair. ` +
-  "Licenses it signs are for development only and production builds refuse them.";
+  `warning: using the public development keypair (${PRIVKEY_VAR} and ${PUBKEY_VAR} are not set, ` +
+  "or name the development key). Licenses it signs are for development only and production builds refuse them.";

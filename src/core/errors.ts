@@ -50,6 +50,8 @@ export const ERROR_CODES = {
   LICENSE_NONE: "no license is activated on this machine",
   LICENSE_EXPIRED: "the license has expired",
   LICENSE_TAMPERED: "the stored license file was changed by hand or is corrupt",
+  LICENSE_CORRUPT: "the stored license file is not a readable license file (damaged or truncated)",
+  LICENSE_EXISTS: "another license is already active on this machine and --force was not given",
   IDENTITY_MISMATCH: "the name or e-mail does not match the license",
   RENEW_DIFFERENT_BUYER: "the new license is for a different buyer",
   RENEW_EARLIER_EXPIRY: "the new license expires before the current one",
@@ -58,7 +60,26 @@ export const ERROR_CODES = {
   // Command line
   USAGE: "the command line is not valid",
   CONFIG_INVALID: "a configuration value is not valid",
+
+  // License server and its store (HTTP statuses are in src/server/errors.ts)
+  REQUEST_INVALID: "the request body, query or headers are malformed or have unknown fields",
+  REQUEST_TOO_LARGE: "the request body is larger than the server accepts",
+  MEDIA_TYPE_UNSUPPORTED: "the request body is not application/json",
+  ROUTE_NOT_FOUND: "no endpoint has this method and path",
+  AUTH_MISSING: "the request has no Authorization: Bearer token",
+  AUTH_INVALID: "the bearer token is unknown, malformed or revoked",
+  RATE_LIMITED: "too many requests from this client address; retry later",
+  IDEMPOTENCY_KEY_REUSED: "the Idempotency-Key was already used with a different request",
+  LICENSE_STATE_CONFLICT: "the license is not in a state that allows this change",
+  RECORD_MISMATCH: "an imported line's fields differ from its blob's signed payload",
+  DATABASE_UNAVAILABLE: "the database cannot be reached",
+  SCHEMA_OUTDATED: "the database schema is not at this server's version; run dtlicense db migrate",
+  DATA_DIR_LOCKED: "another server is already using this embedded database",
+  SERVER_UNREACHABLE: "the license server's API cannot be reached",
+  INTERNAL: "an unexpected server error",
 } as const;
+
+const BRAND = Symbol.for("datatools-license.LicenseError");
 
 /** A stable error code. */
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -85,6 +106,14 @@ export class LicenseError extends Error {
     super(message ?? ERROR_CODES[code], options);
     this.code = code;
     this.name = new.target.name;
+    Object.defineProperty(this, BRAND, { value: true });
+  }
+
+  // A process can hold two copies of this class (the bundled CLI loads the server
+  // modules from dist/, an app may bundle the client twice); `instanceof` answers
+  // for every copy by a shared brand rather than by prototype identity.
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === "object" && value !== null && BRAND in value;
   }
 }
 

@@ -17,7 +17,6 @@ import {
   writeSync,
 } from "node:fs";
 import { dirname, join } from "node:path";
-import { lock } from "proper-lockfile";
 import { LicenseError } from "../core/errors.js";
 import { isTier, type Tier } from "../core/catalogue.js";
 import { parseTime } from "../core/license.js";
@@ -162,6 +161,8 @@ export class IssuanceLog {
     if (created) fsyncDir(dir);
     let release: () => Promise<void>;
     try {
+      // Loaded here so that reading the log (and every other command) does not pay for it.
+      const { lock } = await import("proper-lockfile");
       release = await lock(this.path, {
         realpath: false,
         lockfilePath: `${this.path}.lock`,

@@ -6,7 +6,8 @@ import { join, resolve } from "node:path";
 import { runCli } from "../../src/cli/program.js";
 import type { CliContext } from "../../src/cli/context.js";
 
-export const CLI_PATH = resolve(import.meta.dirname, "../../dist/cli/main.js");
+// The executable as installed (package.json "bin"): the bundled CommonJS entry.
+export const CLI_PATH = resolve(import.meta.dirname, "../../dist/cli/dtlicense.cjs");
 
 export interface CliResult {
   code: number;

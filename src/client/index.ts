@@ -1,0 +1,26 @@
+/**
+ * What ships inside the product: check the license on this machine, answer
+ * which features it unlocks, and activate, renew or remove it. Depends on
+ * Node's built-ins and the pure core only; no command-line or server code.
+ *
+ * @example
+ * ```ts
+ * import { assertProductionSafe, loadLicense } from "datatools-license/client";
+ *
+ * const VENDOR_KEYS = ["<the vendor's 64-hex public key>"];
+ * assertProductionSafe(VENDOR_KEYS);
+ * const license = loadLicense({ publicKeys: VENDOR_KEYS });
+ * if (license.hasFeature("deduplicator")) enableDeduplicator();
+ * ```
+ */
+export { LicenseClient, loadLicense } from "./client.js";
+export { toKeyRing } from "./keys.js";
+export type { ChangeResult, ClientOptions, Identity, RemoveResult } from "./client.js";
+export { CLOCK_ROLLBACK_TOLERANCE_MS, EXPIRING_DAYS, LAST_SEEN_REFRESH_MS } from "./check.js";
+export type { InvalidReason, LicenseState, LicenseStatus, StatusJson } from "./check.js";
+export { assertProductionSafe, isPackagedBuild } from "./production.js";
+export type { ProductionOptions } from "./production.js";
+export { LICENSE_DIR, LICENSE_FILE, licensePath } from "./store.js";
+export type { LicenseFileRecord } from "./store.js";
+export { LicenseError, isLicenseError } from "../core/errors.js";
+export type { ErrorCode } from "../core/errors.js";

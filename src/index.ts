@@ -1,0 +1,88 @@
+/**
+ * The package's main entry: the pure core (format, keys, license rules,
+ * catalogue, errors) and the in-app client. Command-line, issuer and server
+ * code have their own entries and are not loaded from here.
+ *
+ * @example
+ * ```ts
+ * import { loadLicense, verifyBlob, KeyRing } from "datatools-license";
+ * ```
+ */
+export { ERROR_CODES, LicenseError, isLicenseError } from "./core/index.js";
+export type { ErrorCode } from "./core/index.js";
+export { DEFAULT_CATALOGUE, TIERS, featuresForTier, isTier, parseCatalogue } from "./core/index.js";
+export type { Catalogue, Feature, Tier } from "./core/index.js";
+export {
+  DEV_KID,
+  DEV_PRIVATE_KEY_HEX,
+  DEV_PUBLIC_KEY_HEX,
+  DEV_SEED_TEXT,
+  KeyRing,
+  generateKeypair,
+  importPublicKey,
+  importSigner,
+  isDevKey,
+  keyId,
+  parseHexKey,
+  verifySignature,
+} from "./core/index.js";
+export type { PublicKey, Signer } from "./core/index.js";
+export {
+  LICENSE_KEY_PATTERN,
+  MAX_EMAIL_LENGTH,
+  MAX_NAME_LENGTH,
+  MAX_YEARS,
+  addYears,
+  daysLeft,
+  formatTime,
+  generateLicenseKey,
+  normalizeIdentity,
+  parseTime,
+  sameIdentity,
+  validateEmail,
+  validateLicenseKey,
+  validateName,
+  validateTier,
+  validateYears,
+} from "./core/index.js";
+export type { LicensePayload } from "./core/index.js";
+export {
+  BLOB_PREFIX,
+  MAX_BLOB_LENGTH,
+  MAX_INPUT_LENGTH,
+  V1_PREFIX,
+  b64uDecode,
+  b64uEncode,
+  encodeBlob,
+  normalizeBlobText,
+  verifyBlob,
+} from "./core/index.js";
+export type { VerifiedLicense } from "./core/index.js";
+export { mintLicense } from "./core/index.js";
+export type { MintInput, MintedLicense } from "./core/index.js";
+
+export {
+  CLOCK_ROLLBACK_TOLERANCE_MS,
+  EXPIRING_DAYS,
+  LAST_SEEN_REFRESH_MS,
+  LICENSE_DIR,
+  LICENSE_FILE,
+  LicenseClient,
+  assertProductionSafe,
+  isPackagedBuild,
+  licensePath,
+  loadLicense,
+  toKeyRing,
+} from "./client/index.js";
+export type {
+  ChangeResult,
+  ClientOptions,
+  Identity,
+  InvalidReason,
+  LicenseFileRecord,
+  LicenseState,
+  LicenseStatus,
+  ProductionOptions,
+  RemoveResult,
+  StatusJson,
+} from "./client/index.js";
