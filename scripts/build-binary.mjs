@@ -75,14 +75,23 @@ async function keysToBake() {
   return { keys: keys.map((k) => k.toLowerCase()), dev: false };
 }
 
-function catalogueToBake() {
+/** The catalogue to bake in, validated here: a bad one would stop every run of the binary. */
+async function catalogueToBake() {
   const path = process.env.DATATOOLS_CATALOGUE;
   if (!path) return undefined;
+  let value;
   try {
-    return JSON.stringify(JSON.parse(readFileSync(path, "utf8")));
+    value = JSON.parse(readFileSync(path, "utf8"));
   } catch (err) {
     fail(`DATATOOLS_CATALOGUE: cannot read ${path} as JSON (${err.message})`);
   }
+  const parseCatalogue = await sourceValue("src/core/catalogue.ts", "parseCatalogue");
+  try {
+    parseCatalogue(value, `DATATOOLS_CATALOGUE (${path})`);
+  } catch (err) {
+    fail(err.message);
+  }
+  return JSON.stringify(value);
 }
 
 const kidOf = (hex) =>
@@ -114,7 +123,7 @@ const out = values.out
   : join(ROOT, "build", process.platform === "win32" ? "dtlicense.exe" : "dtlicense");
 const work = join(dirname(out), `.sea-${process.pid}`);
 const { keys, dev } = await keysToBake();
-const catalogue = catalogueToBake();
+const catalogue = await catalogueToBake();
 
 mkdirSync(work, { recursive: true });
 try {

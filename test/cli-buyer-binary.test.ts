@@ -1,7 +1,7 @@
 // The packaged single-executable binary (scripts/build-binary.mjs), built once with the
 // development key and once with a vendor key. Slow: each build copies the node binary.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -18,13 +18,18 @@ import {
 const SCRIPT = resolve(import.meta.dirname, "../scripts/build-binary.mjs");
 const work = mkdtempSync(join(tmpdir(), "dtl-binary-"));
 
-function buildBinary(name: string, pubkey: string | undefined): string {
-  const out = join(work, name);
+function runBuild(out: string, pubkey: string | undefined, catalogue?: string) {
   const env: NodeJS.ProcessEnv = { ...process.env };
   delete env.DATATOOLS_LICENSE_PUBKEY;
   delete env.DATATOOLS_CATALOGUE;
   if (pubkey !== undefined) env.DATATOOLS_LICENSE_PUBKEY = pubkey;
-  const r = spawnSync(process.execPath, [SCRIPT, "--out", out], { env, encoding: "utf8" });
+  if (catalogue !== undefined) env.DATATOOLS_CATALOGUE = catalogue;
+  return spawnSync(process.execPath, [SCRIPT, "--out", out], { env, encoding: "utf8" });
+}
+
+function buildBinary(name: string, pubkey: string | undefined): string {
+  const out = join(work, name);
+  const r = runBuild(out, pubkey);
   if (r.status !== 0) throw new Error(`build failed: ${r.stderr}`);
   return out;
 }
@@ -39,6 +44,20 @@ function run(binary: string, argv: string[], env: Record<string, string> = {}) {
 }
 
 afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+describe("building the binary", () => {
+  it("fails, writing no binary, when DATATOOLS_CATALOGUE is not a valid catalogue", () => {
+    const catalogue = join(work, "bad-catalogue.json");
+    writeFileSync(catalogue, JSON.stringify({ features: [{ id: "x", name: "X" }], tiers: {} }));
+    const out = join(work, "never-built");
+    const r = runBuild(out, VENDOR_PUB, catalogue);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(
+      /^build-binary: DATATOOLS_CATALOGUE \(.*\): tiers\.lite must be an array/,
+    );
+    expect(existsSync(out)).toBe(false);
+  });
+});
 
 describe("the binary built without DATATOOLS_LICENSE_PUBKEY (dev key baked in)", () => {
   let binary: string;
@@ -117,6 +136,30 @@ describe("the binary built with the vendor's key", () => {
       expect(r.stderr).toMatch(/which this build does not trust \[KEY_UNKNOWN\]\n$/);
     }
     expect(fileBytes(home)).toEqual(before);
+  });
+
+  it("ignores DATATOOLS_CATALOGUE, so a lite buyer cannot unlock every feature", () => {
+    const home = tempHome();
+    const { blob } = mint({ tier: "lite" }, new Date(), vendorSigner);
+    run(binary, ["activate", blob, "--name", ADA.name, "--email", ADA.email], { HOME: home });
+    const catalogue = join(home, "all-features.json");
+    writeFileSync(
+      catalogue,
+      JSON.stringify({
+        features: [
+          { id: "deduplicator", name: "Deduplicator" },
+          { id: "pivot-builder", name: "Pivot Builder" },
+        ],
+        tiers: { lite: ["deduplicator", "pivot-builder"], core: [], pro: [] },
+      }),
+    );
+    const r = run(binary, ["status", "--json"], { HOME: home, DATATOOLS_CATALOGUE: catalogue });
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).features).toEqual([
+      "deduplicator",
+      "text-cleaner",
+      "format-standardizer",
+    ]);
   });
 
   it("carries only the buyer commands", () => {

@@ -1,4 +1,12 @@
-import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  lstatSync,
+  readFileSync,
+  readdirSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { spawn } from "node:child_process";
 import { describe, expect, it } from "vitest";
@@ -177,6 +185,45 @@ describe("dtlicense mint", () => {
     expect(readFileSync(out, "utf8")).not.toBe(blob);
   });
 
+  it("refuses an --output that is a dangling symbolic link, minting and logging nothing", async () => {
+    const home = tempHome();
+    const target = join(home, "elsewhere.dtlic");
+    const out = join(home, "buyer.dtlic");
+    symlinkSync(target, out);
+    const r = await mint(home, ["--name", "A", "--email", "a@example.com", "-o", out]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/\[FILE_EXISTS\]\n$/);
+    expect(existsSync(target)).toBe(false);
+    expect(lstatSync(out).isSymbolicLink()).toBe(true);
+    expect(existsSync(logOf(home))).toBe(false);
+  });
+
+  it("replaces a symbolic link at --output with --force instead of writing through it", async () => {
+    const home = tempHome();
+    const target = join(home, "victim.txt");
+    writeFileSync(target, "keep me\n");
+    const out = join(home, "buyer.dtlic");
+    symlinkSync(target, out);
+    const r = await mint(home, ["--name", "A", "--email", "a@example.com", "-o", out, "--force"]);
+    expect(r.code).toBe(0);
+    expect(readFileSync(target, "utf8")).toBe("keep me\n");
+    expect(lstatSync(out).isSymbolicLink()).toBe(false);
+    expect(statSync(out).mode & 0o777).toBe(0o600);
+    expect(verifyBlob(readFileSync(out, "utf8"), devRing).payload.name).toBe("A");
+  });
+
+  it("says how to redeliver a logged license when --output cannot be written", async () => {
+    const home = tempHome();
+    const out = join(home, "no-such-folder", "buyer.dtlic");
+    const r = await mint(home, ["--name", "A", "--email", "a@example.com", "-o", out]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      /cannot write .*buyer\.dtlic \(ENOENT\); license DT1-CORE-\w+-\w+ was minted and recorded in .*issued\.jsonl: print it with dtlicense issued redeliver --email "a@example\.com" --key DT1-CORE-\w+-\w+ \[FILE_UNWRITABLE\]\n$/,
+    );
+    expect(r.stderr).not.toMatch(/\.tmp/);
+    expect(parseLog(readFileSync(logOf(home), "utf8")).records).toHaveLength(1);
+  });
+
   it("skips the log with --no-log and says so", async () => {
     const home = tempHome();
     const r = await mint(home, ["--name", "QA Bot", "--email", "qa@datatools.app", "--no-log"]);
@@ -202,6 +249,39 @@ describe("dtlicense mint", () => {
     });
     expect(parseLog(readFileSync(path, "utf8")).records).toHaveLength(1);
     expect(existsSync(logOf(home))).toBe(false);
+  });
+});
+
+describe("dtlicense --help", () => {
+  const commands = [
+    ["keypair"],
+    ["mint"],
+    ["issued"],
+    ["issued", "list"],
+    ["issued", "count"],
+    ["issued", "expiring"],
+    ["issued", "redeliver"],
+    ["activate"],
+    ["status"],
+    ["renew"],
+    ["deactivate"],
+  ];
+  for (const command of commands) {
+    it(`prints the usage of '${command.join(" ")}' on stdout and exits 0, writing nothing`, async () => {
+      const home = tempHome();
+      const r = await runInProcess([...command, "--help"], { home });
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(new RegExp(`^Usage: dtlicense ${command.join(" ")} `));
+      expect(r.stderr).toBe("");
+      expect(readdirSync(home)).toEqual([]);
+    });
+  }
+
+  it("treats a group without its subcommand as a usage mistake (exit 2, help on stderr)", async () => {
+    const r = await runInProcess(["issued"], { home: tempHome() });
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toMatch(/^Usage: dtlicense issued /);
   });
 });
 
@@ -232,6 +312,19 @@ describe("dtlicense keypair", () => {
     expect(readFileSync(out, "utf8")).toBe(first);
     expect((await runInProcess(["keypair", "-o", out, "--force"], { home })).code).toBe(0);
     expect(readFileSync(out, "utf8")).not.toBe(first);
+  });
+
+  it("refuses an --output that is a symbolic link, even a dangling one, writing nothing", async () => {
+    const home = tempHome();
+    const target = join(home, "shared", "keys.env");
+    const out = join(home, "keypair.env");
+    symlinkSync(target, out);
+    const r = await runInProcess(["keypair", "--output", out], { home });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/\[FILE_EXISTS\]\n$/);
+    expect(r.stdout).toBe("");
+    expect(existsSync(target)).toBe(false);
+    expect(lstatSync(out).isSymbolicLink()).toBe(true);
   });
 });
 

@@ -124,7 +124,7 @@ export function registerIssued(program: Command, ctx: CliContext, wrap: Wrap): v
   issued
     .command("expiring")
     .description(
-      "licenses that expire within the next N days and that no later license for the\n" +
+      "licenses that expire within the next N days and that no later license for the " +
         "same buyer and tier outlasts (a renewal)",
     )
     .requiredOption("--days <n>", "the window, in days")
@@ -147,7 +147,7 @@ export function registerIssued(program: Command, ctx: CliContext, wrap: Wrap): v
   issued
     .command("redeliver")
     .description(
-      "print a buyer's stored blob exactly as issued (never re-minted, so activated\n" +
+      "print a buyer's stored blob exactly as issued (never re-minted, so activated " +
         "machines stay valid); with several licenses, the latest unless --key picks one",
     )
     .requiredOption("--email <email>", "the buyer's e-mail (case-insensitive)")

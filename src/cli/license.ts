@@ -5,7 +5,7 @@
  */
 import { readFileSync, statSync } from "node:fs";
 import type { Command } from "commander";
-import { parseCatalogue, type Catalogue } from "../core/catalogue.js";
+import { DEFAULT_CATALOGUE, parseCatalogue, type Catalogue } from "../core/catalogue.js";
 import { LicenseError } from "../core/errors.js";
 import { MAX_INPUT_LENGTH } from "../core/format.js";
 import { KeyRing } from "../core/keys.js";
@@ -60,13 +60,17 @@ function buyerRing(ctx: CliContext, quiet = false): KeyRing {
   return quiet ? resolveKeys(ctx.env).ring : loadKeys(ctx).ring;
 }
 
-/** The catalogue: baked into a packaged binary, else `$DATATOOLS_CATALOGUE` or the built-in one. */
+/**
+ * The catalogue. A packaged binary uses the one baked in, or the built-in one,
+ * and never `$DATATOOLS_CATALOGUE`: a buyer could map lite to every feature.
+ * From source: `$DATATOOLS_CATALOGUE` or the built-in one.
+ */
 function buyerCatalogue(ctx: CliContext): Catalogue {
   const baked = bakedCatalogue();
   if (baked !== undefined) {
     return parseCatalogue(JSON.parse(baked), "the catalogue built into this binary");
   }
-  return loadCatalogue(ctx.env);
+  return bakedKeys() !== undefined ? DEFAULT_CATALOGUE : loadCatalogue(ctx.env);
 }
 
 /**

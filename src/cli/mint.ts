@@ -1,8 +1,7 @@
 /** `dtlicense mint`: sign a license for a buyer and record it in the issuance log. */
-import { existsSync } from "node:fs";
 import type { Command } from "commander";
 import { LicenseError } from "../core/errors.js";
-import { writeFileAtomic } from "../config/fs-safe.js";
+import { pathTaken, writeFileAtomic } from "../config/fs-safe.js";
 import { PRIVKEY_VAR } from "../config/keys.js";
 import { IssuanceLog, issuanceLogPath } from "../issuer/log.js";
 import { issueLicense, toRecord } from "../issuer/issue.js";
@@ -59,7 +58,7 @@ async function mint(ctx: CliContext, opts: MintOptions): Promise<number> {
     );
   }
   // Refuse before anything is signed or logged, so a refused mint leaves no trace.
-  if (opts.output && !opts.force && existsSync(opts.output)) {
+  if (opts.output && !opts.force && pathTaken(opts.output)) {
     throw new LicenseError(
       "FILE_EXISTS",
       `${opts.output} already exists; pass --force to overwrite it`,
@@ -81,7 +80,18 @@ async function mint(ctx: CliContext, opts: MintOptions): Promise<number> {
   );
   const { payload, blob } = minted;
   if (opts.output) {
-    writeFileAtomic(opts.output, `${blob}\n`, { mode: 0o600, overwrite: Boolean(opts.force) });
+    try {
+      writeFileAtomic(opts.output, `${blob}\n`, { mode: 0o600, overwrite: Boolean(opts.force) });
+    } catch (err) {
+      // The license is already in the ledger: say so, or a retry mints a second one.
+      if (!log || !(err instanceof LicenseError)) throw err;
+      throw new LicenseError(
+        err.code,
+        `${err.message}; license ${payload.license_key} was minted and recorded in ${logPath}: ` +
+          `print it with dtlicense issued redeliver --email ${JSON.stringify(payload.email)} --key ${payload.license_key}`,
+        { cause: err },
+      );
+    }
   }
   if (opts.json) ctx.stdout.write(`${JSON.stringify(toRecord(minted))}\n`);
   else if (!opts.output) ctx.stdout.write(`${blob}\n`);

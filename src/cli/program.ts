@@ -101,11 +101,9 @@ export async function runCli(argv: readonly string[], ctx: CliContext): Promise<
     return state.code;
   } catch (err) {
     if (err instanceof CommanderError) {
-      if (
-        err.code === "commander.helpDisplayed" ||
-        err.code === "commander.version" ||
-        err.code === "commander.help"
-      ) {
+      // Help that was asked for exits 0; help shown because a subcommand is missing
+      // (`dtlicense issued`) comes with exitCode 1 and is a usage mistake.
+      if (err.code === "commander.helpDisplayed" || err.code === "commander.version") {
         return EXIT.OK;
       }
       return err.exitCode === 0 ? EXIT.OK : EXIT.USAGE;

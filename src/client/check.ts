@@ -330,7 +330,7 @@ export function checkLicenseFile(
  * saw the license, and the license's own issue time (which needs no trust in
  * the file).
  */
-export function clockRollback(
+function clockRollback(
   license: LicensePayload,
   lastSeen: Date | undefined,
   now: Date,

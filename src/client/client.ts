@@ -120,8 +120,9 @@ export class LicenseClient {
    * stores it. Refuses, changing nothing, a blob that does not verify
    * (its own code), a mismatch (`IDENTITY_MISMATCH`, saying which of the two
    * differs but never the signed value), an expired license (`LICENSE_EXPIRED`),
-   * a clock behind the issue time (`CLOCK_ROLLBACK`), and replacing another
-   * usable license without `force` (`LICENSE_EXISTS`).
+   * a clock behind the issue time or behind the stored license's `last_seen_at`
+   * (`CLOCK_ROLLBACK`), and replacing another usable license without `force`
+   * (`LICENSE_EXISTS`).
    *
    * @example
    * ```ts
@@ -162,12 +163,18 @@ export class LicenseClient {
             "to extend it use dtlicense renew BLOB, to replace it pass --force",
         );
       }
-      const stamp = formatTime(now);
+      // The stored license is this machine's evidence of the latest time seen; activating
+      // again (the same blob or another) must not wipe it, or re-running activate would
+      // undo a clock_rollback. Deactivating first is the documented way to start over.
+      if (before.status.reason === "clock_rollback") {
+        throw new LicenseError("CLOCK_ROLLBACK", before.status.message);
+      }
+      const lastSeen = before.record ? parseTime(before.record.last_seen_at)! : now;
       writeRecord(this.path, {
         version: LICENSE_FILE_VERSION,
         blob: verified.blob,
-        activated_at: stamp,
-        last_seen_at: stamp,
+        activated_at: formatTime(now),
+        last_seen_at: formatTime(lastSeen > now ? lastSeen : now),
       });
       return { changed: true, previous, status: this.#check(now).status };
     });
@@ -178,8 +185,10 @@ export class LicenseClient {
    * Replaces the stored license with a newer one for the same buyer: the
    * name and e-mail come from the stored license. Refuses, changing nothing,
    * when no genuine license is stored (`LICENSE_NONE` or the stored file's
-   * code), when the new one is for another e-mail (`RENEW_DIFFERENT_BUYER`),
-   * expires before the stored one (`RENEW_EARLIER_EXPIRY`) or has expired.
+   * code), when the clock is behind the stored license's `last_seen_at`
+   * (`CLOCK_ROLLBACK`), when the new one is for another e-mail
+   * (`RENEW_DIFFERENT_BUYER`), expires before the stored one
+   * (`RENEW_EARLIER_EXPIRY`) or has expired.
    *
    * @example
    * ```ts
@@ -208,6 +217,10 @@ export class LicenseClient {
       }
       if (before.record.blob === verified.blob) {
         return { changed: false, previous: stored, status: before.status };
+      }
+      // Storing a renewal would still leave it unusable until the clock is right.
+      if (before.status.reason === "clock_rollback") {
+        throw new LicenseError("CLOCK_ROLLBACK", before.status.message);
       }
       if (!sameIdentity(payload.email, stored.email)) {
         throw new LicenseError(

@@ -2,9 +2,9 @@
 import {
   closeSync,
   constants,
-  existsSync,
   fsyncSync,
   linkSync,
+  lstatSync,
   mkdirSync,
   openSync,
   renameSync,
@@ -34,6 +34,19 @@ export function fsyncDir(dir: string): void {
 }
 
 /**
+ * True when something is at `path`, a dangling symbolic link included
+ * (existsSync follows the link and says false for one).
+ */
+export function pathTaken(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Writes `data` to `path` atomically with the given mode: a reader sees the
  * old file or the new one, never a part. With `overwrite: false` an existing
  * file is refused with FILE_EXISTS (checked again at the rename by linking).
@@ -45,7 +58,7 @@ export function writeFileAtomic(
 ): void {
   const mode = options.mode ?? 0o600;
   const dir = dirname(path);
-  if (options.overwrite === false && existsSync(path)) {
+  if (options.overwrite === false && pathTaken(path)) {
     throw new LicenseError("FILE_EXISTS", `${path} already exists; pass --force to overwrite it`);
   }
   const tmp = join(dir, `.${basename(path)}.${randomBytes(6).toString("hex")}.tmp`);
@@ -73,8 +86,8 @@ export function writeFileAtomic(
     if ((err as NodeJS.ErrnoException).code === "EEXIST") {
       throw new LicenseError("FILE_EXISTS", `${path} already exists; pass --force to overwrite it`);
     }
-    throw new LicenseError("FILE_UNWRITABLE", `cannot write ${path}: ${(err as Error).message}`, {
-      cause: err,
-    });
+    // The errno code, not the message, which names the temporary file.
+    const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    throw new LicenseError("FILE_UNWRITABLE", `cannot write ${path} (${why})`, { cause: err });
   }
 }

@@ -6,9 +6,18 @@ import { LicenseError } from "./errors.js";
 
 /** The three tiers a DTLIC2 payload may name. */
 export const TIERS = ["lite", "core", "pro"] as const;
+/** A tier name: `lite`, `core` or `pro`. */
 export type Tier = (typeof TIERS)[number];
 
-/** True when `value` is one of {@link TIERS}. */
+/**
+ * True when `value` is one of {@link TIERS}.
+ *
+ * @example
+ * ```ts
+ * isTier("pro"); // true
+ * isTier("gold"); // false
+ * ```
+ */
 export function isTier(value: unknown): value is Tier {
   return typeof value === "string" && (TIERS as readonly string[]).includes(value);
 }

@@ -34,7 +34,14 @@ export interface VerifiedLicense {
   readonly payload: LicensePayload;
 }
 
-/** Encodes bytes as base64url without padding. */
+/**
+ * Encodes bytes as base64url without padding.
+ *
+ * @example
+ * ```ts
+ * b64uEncode(new Uint8Array([0xfb, 0xff])); // "-_8"
+ * ```
+ */
 export function b64uEncode(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64url");
 }
@@ -43,6 +50,13 @@ export function b64uEncode(bytes: Uint8Array): string {
  * Decodes strict base64url: only the URL-safe alphabet, no padding, and the
  * canonical encoding (unused low bits zero), so one byte string has exactly
  * one text form and no character can change without the bytes changing.
+ * `what` names the part in the BLOB_ENCODING error.
+ *
+ * @example
+ * ```ts
+ * b64uDecode("-_8", "signature"); // <Buffer fb ff>
+ * b64uDecode("-_9", "signature"); // throws BLOB_ENCODING (not canonical)
+ * ```
  */
 export function b64uDecode(text: string, what: string): Buffer {
   if (!B64U.test(text) || text.length % 4 === 1) {
@@ -86,6 +100,11 @@ export function encodeBlob(payload: LicensePayload, signer: Signer): string {
 /**
  * Removes whitespace and line breaks (blobs are pasted from e-mail) and checks
  * the prefix and size. Returns the compact blob text.
+ *
+ * @example
+ * ```ts
+ * normalizeBlobText("  DTLIC2:eyJ2Ijoy\n  fQ.abc  "); // "DTLIC2:eyJ2IjoyfQ.abc"
+ * ```
  */
 export function normalizeBlobText(text: string): string {
   if (text.length > MAX_INPUT_LENGTH) {

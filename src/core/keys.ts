@@ -160,7 +160,15 @@ export class KeyRing {
   }
 }
 
-/** Verifies a raw Ed25519 signature. */
+/**
+ * Verifies a raw Ed25519 signature (what {@link verifyBlob} does after its
+ * format checks; use that for blobs).
+ *
+ * @example
+ * ```ts
+ * verifySignature(signer.publicKey, message, signer.sign(message)); // true
+ * ```
+ */
 export function verifySignature(key: PublicKey, message: Uint8Array, signature: Uint8Array) {
   return cryptoVerify(null, message, key.keyObject, signature);
 }
@@ -203,7 +211,14 @@ export const DEV_PUBLIC_KEY_HEX =
 /** The development key's kid. */
 export const DEV_KID = "59af6f1f1d004b94";
 
-/** True when `key` is the public development key. */
+/**
+ * True when `key` (a public key or a kid) is the public development key.
+ *
+ * @example
+ * ```ts
+ * if (ring.keys().some(isDevKey)) console.warn("this build trusts the development key");
+ * ```
+ */
 export function isDevKey(key: PublicKey | string): boolean {
   return (typeof key === "string" ? key : key.kid) === DEV_KID;
 }

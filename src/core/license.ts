@@ -158,13 +158,34 @@ export function generateLicenseKey(tier: Tier, random: Uint8Array = randomBytes(
 
 /**
  * The form in which names and e-mails are compared: Unicode NFC, trimmed,
- * inner whitespace collapsed, case-folded.
+ * inner whitespace collapsed, case-folded. Lower-casing alone is not
+ * case-folding ("Straße" would differ from "STRASSE"); upper-casing first
+ * applies the full mappings (ß → SS, ﬁ → FI) before lower-casing.
+ *
+ * @example
+ * ```ts
+ * normalizeIdentity("  Jürgen   STRASSE "); // "jürgen strasse"
+ * normalizeIdentity("Jürgen Straße"); // "jürgen strasse"
+ * ```
  */
 export function normalizeIdentity(value: string): string {
-  return value.normalize("NFC").trim().replace(/\s+/g, " ").toLowerCase().normalize("NFC");
+  return value
+    .normalize("NFC")
+    .trim()
+    .replace(/\s+/g, " ")
+    .toUpperCase()
+    .toLowerCase()
+    .normalize("NFC");
 }
 
-/** True when two names or two e-mails are the same after {@link normalizeIdentity}. */
+/**
+ * True when two names or two e-mails are the same after {@link normalizeIdentity}.
+ *
+ * @example
+ * ```ts
+ * sameIdentity("ADA@Example.com", " ada@example.com"); // true
+ * ```
+ */
 export function sameIdentity(a: string, b: string): boolean {
   return normalizeIdentity(a) === normalizeIdentity(b);
 }
@@ -173,6 +194,11 @@ const RFC3339_SECONDS = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})Z$/;
 
 /**
  * Formats an instant as RFC 3339 UTC to the second, e.g. `2026-05-13T22:10:27Z`.
+ *
+ * @example
+ * ```ts
+ * formatTime(new Date("2026-05-13T22:10:27.512Z")); // "2026-05-13T22:10:27Z"
+ * ```
  */
 export function formatTime(date: Date): string {
   return date.toISOString().slice(0, 19) + "Z";
@@ -181,6 +207,12 @@ export function formatTime(date: Date): string {
 /**
  * Parses an RFC 3339 UTC timestamp to the second; returns undefined for
  * anything else (other offsets, fractions, impossible dates).
+ *
+ * @example
+ * ```ts
+ * parseTime("2026-05-13T22:10:27Z"); // a Date
+ * parseTime("2026-02-30T00:00:00Z"); // undefined
+ * ```
  */
 export function parseTime(text: string): Date | undefined {
   const m = RFC3339_SECONDS.exec(text);
@@ -193,6 +225,11 @@ export function parseTime(text: string): Date | undefined {
 /**
  * `date` plus whole calendar years, in UTC. 29 February plus one year is
  * 1 March.
+ *
+ * @example
+ * ```ts
+ * formatTime(addYears(new Date("2028-02-29T12:00:00Z"), 1)); // "2029-03-01T12:00:00Z"
+ * ```
  */
 export function addYears(date: Date, years: number): Date {
   const out = new Date(date.getTime());
@@ -200,7 +237,14 @@ export function addYears(date: Date, years: number): Date {
   return out;
 }
 
-/** Whole days from `now` until `expiresAt`, rounded down; negative once expired. */
+/**
+ * Whole days from `now` until `expiresAt`, rounded down; negative once expired.
+ *
+ * @example
+ * ```ts
+ * daysLeft(parseTime(payload.expires_at)!, new Date()); // e.g. 364
+ * ```
+ */
 export function daysLeft(expiresAt: Date, now: Date): number {
   return Math.floor((expiresAt.getTime() - now.getTime()) / 86_400_000);
 }

@@ -113,6 +113,36 @@ describe("activating", () => {
     expect(readRecord(home).blob).toBe(next.blob);
   });
 
+  it("refuses, writing nothing, to activate over a license whose clock was set back", () => {
+    const { home, client, clock } = setup();
+    const { blob } = mint();
+    client.activate(blob, ADA);
+    clock.now = new Date("2026-09-01T00:00:00Z");
+    client.status();
+    clock.now = new Date("2026-07-01T00:00:00Z");
+    expect(client.status().reason).toBe("clock_rollback");
+    const before = fileBytes(home);
+    for (const again of [blob, mint({ licenseKey: "DT1-CORE-OTHER" }, NOW).blob]) {
+      expect(refused("CLOCK_ROLLBACK", () => client.activate(again, ADA, { force: true }))).toMatch(
+        /set the date and time correctly/,
+      );
+    }
+    expect(fileBytes(home)).toEqual(before);
+  });
+
+  it("keeps a later last_seen_at when activating over a genuine license", () => {
+    const { home, client, clock } = setup();
+    client.activate(mint().blob, ADA);
+    clock.now = new Date("2026-09-01T00:00:00Z");
+    client.status();
+    clock.now = new Date("2026-08-31T12:00:00Z");
+    client.activate(mint({ tier: "pro" }, NOW).blob, ADA, { force: true });
+    expect(readRecord(home)).toMatchObject({
+      activated_at: "2026-08-31T12:00:00Z",
+      last_seen_at: "2026-09-01T00:00:00Z",
+    });
+  });
+
   it("does nothing when the same license is activated again", () => {
     const { home, client, clock } = setup();
     const { blob } = mint();
@@ -208,14 +238,28 @@ describe("renewing", () => {
     expect(fileBytes(home)).toEqual(before);
   });
 
-  it("keeps a later last_seen_at, so renewing does not hide a rolled-back clock", () => {
+  it("keeps a later last_seen_at, so renewing does not move the clock check back", () => {
+    const { home, client, clock } = setup();
+    client.activate(mint().blob, ADA);
+    clock.now = new Date("2026-09-01T00:00:00Z");
+    client.status();
+    clock.now = new Date("2026-08-31T12:00:00Z");
+    client.renew(mint({ years: 2 }).blob);
+    expect(readRecord(home).last_seen_at).toBe("2026-09-01T00:00:00Z");
+    expect(client.status().state).toBe("active");
+  });
+
+  it("refuses, writing nothing, to renew while the clock is set back", () => {
     const { home, client, clock } = setup();
     client.activate(mint().blob, ADA);
     clock.now = new Date("2026-09-01T00:00:00Z");
     client.status();
     clock.now = new Date("2026-08-01T00:00:00Z");
-    client.renew(mint({ years: 2 }).blob);
-    expect(readRecord(home).last_seen_at).toBe("2026-09-01T00:00:00Z");
+    const before = fileBytes(home);
+    expect(refused("CLOCK_ROLLBACK", () => client.renew(mint({ years: 2 }).blob))).toMatch(
+      /set the date and time correctly/,
+    );
+    expect(fileBytes(home)).toEqual(before);
     expect(client.status().reason).toBe("clock_rollback");
   });
 

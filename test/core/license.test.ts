@@ -294,6 +294,18 @@ describe("identity comparison", () => {
     expect(sameIdentity("Ada Lovelace", "Ada Byron")).toBe(false);
     expect(normalizeIdentity("  Zoë\tÅngström ")).toBe("zoë ångström");
   });
+
+  it("case-folds fully, so ß matches SS and a ligature matches its letters", () => {
+    expect(sameIdentity("Jürgen Straße", "JÜRGEN STRASSE")).toBe(true);
+    expect(sameIdentity("ﬁona@example.com", "FIONA@example.com")).toBe(true);
+    expect(sameIdentity("ΟΔΥΣΣΕΥΣ", "οδυσσευσ")).toBe(true);
+    expect(sameIdentity("Jürgen Straße", "Jurgen Strasse")).toBe(false);
+  });
+
+  it("treats non-breaking and other Unicode spaces as spaces", () => {
+    expect(sameIdentity("Ada\u00a0Lovelace", "Ada Lovelace")).toBe(true);
+    expect(sameIdentity("Ada\u3000 Lovelace", "ada lovelace")).toBe(true);
+  });
 });
 
 describe("mintLicense", () => {
