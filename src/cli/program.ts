@@ -25,6 +25,12 @@ const GROUPS: readonly { commands: readonly string[]; load: () => Promise<Regist
     commands: ["activate", "status", "renew", "deactivate"],
     load: async () => (await import("./license.js")).registerLicense,
   },
+  { commands: ["serve"], load: async () => (await import("./serve.js")).registerServe },
+  { commands: ["db"], load: async () => (await import("./db.js")).registerDb },
+  { commands: ["admin"], load: async () => (await import("./admin.js")).registerAdmin },
+  { commands: ["import"], load: async () => (await import("./import.js")).registerImport },
+  { commands: ["keys"], load: async () => (await import("./keys-cmd.js")).registerKeysCommands },
+  { commands: ["doctor"], load: async () => (await import("./doctor.js")).registerDoctor },
 ];
 
 /** Exit statuses. Commands may return their own (see `status`). */

@@ -4,8 +4,9 @@
  *
  * - `DATATOOLS_LICENSE_PRIVKEY` (or `DATATOOLS_LICENSE_PRIVKEY_FILE`): the
  *   32-byte Ed25519 seed as 64 hex characters.
- * - `DATATOOLS_LICENSE_PUBKEY`: one or more public keys, 64 hex characters
- *   each, separated by commas or whitespace; the first is the current one.
+ * - `DATATOOLS_LICENSE_PUBKEY` (or `DATATOOLS_LICENSE_PUBKEY_FILE`, a ring
+ *   file with `#` comments): one or more public keys, 64 hex characters each,
+ *   separated by commas or whitespace; the first is the current one.
  * - Neither set: the in-tree development keypair.
  */
 import {
@@ -19,6 +20,7 @@ import {
   type Signer,
 } from "../core/keys.js";
 import { LicenseError } from "../core/errors.js";
+import { readFileSync } from "node:fs";
 import { readSecretFile } from "./secret-file.js";
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -66,6 +68,36 @@ function readPrivateKeyText(env: Env): { text: string; label: string } | undefin
 }
 
 /**
+ * Reads a file of public keys (a key ring file): 64-hex keys separated by
+ * commas or whitespace, `#` starting a comment. Public keys are not secret, so
+ * the file's mode is not checked.
+ */
+export function readPublicKeyFile(path: string, label: string): string {
+  try {
+    return readFileSync(path, "utf8").replace(/#[^\n]*/g, " ");
+  } catch (err) {
+    throw new LicenseError("FILE_UNREADABLE", `${label}: cannot read ${path}`, { cause: err });
+  }
+}
+
+function readPublicKeyText(env: Env): { text: string; label: string } | undefined {
+  const direct = env[PUBKEY_VAR];
+  const file = env[`${PUBKEY_VAR}_FILE`];
+  if (direct !== undefined && direct !== "" && file) {
+    throw new LicenseError(
+      "CONFIG_INVALID",
+      `set only one of ${PUBKEY_VAR} and ${PUBKEY_VAR}_FILE, not both`,
+    );
+  }
+  if (file) {
+    const label = `${PUBKEY_VAR}_FILE (${file})`;
+    return { text: readPublicKeyFile(file, label), label };
+  }
+  if (direct !== undefined && direct !== "") return { text: direct, label: PUBKEY_VAR };
+  return undefined;
+}
+
+/**
  * Resolves the signer and key ring an environment configures. A public key
  * list that does not contain the private key's public half is refused, since
  * licenses signed with it would not verify.
@@ -78,9 +110,8 @@ function readPrivateKeyText(env: Env): { text: string; label: string } | undefin
  */
 export function resolveKeys(env: Env): ResolvedKeys {
   const priv = readPrivateKeyText(env);
-  const pubText = env[PUBKEY_VAR];
-  const publicKeys =
-    pubText !== undefined && pubText !== "" ? parsePublicKeyList(pubText, PUBKEY_VAR) : undefined;
+  const pub = readPublicKeyText(env);
+  const publicKeys = pub ? parsePublicKeyList(pub.text, pub.label) : undefined;
 
   if (!priv && !publicKeys) {
     const signer = importSigner(Buffer.from(DEV_PRIVATE_KEY_HEX, "hex"));
@@ -90,7 +121,7 @@ export function resolveKeys(env: Env): ResolvedKeys {
   if (signer && publicKeys && !publicKeys.some((k) => k.kid === signer.kid)) {
     throw new LicenseError(
       "KEY_MISMATCH",
-      `${PUBKEY_VAR} does not contain the public key of ${priv!.label} (expected ${signer.publicKey.hex})`,
+      `${pub!.label} does not contain the public key of ${priv!.label} (expected ${signer.publicKey.hex})`,
     );
   }
   const ring = new KeyRing(publicKeys ?? [signer!.publicKey]);

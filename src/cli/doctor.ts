@@ -1,0 +1,443 @@
+/**
+ * `dtlicense doctor`: checks a deployment from the inside — secret files'
+ * modes and owners, the development key kept out of production, the database
+ * reachable with its migrations current, the signing key in the published key
+ * ring — and says how to fix each problem. Read-only: it changes nothing.
+ */
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import type { Command } from "commander";
+import { LicenseError, type ErrorCode } from "../core/errors.js";
+import { DEV_KID, type KeyRing, type Signer } from "../core/keys.js";
+import {
+  parsePublicKeyList,
+  PRIVKEY_VAR,
+  PUBKEY_VAR,
+  readPublicKeyFile,
+  resolveKeys,
+} from "../config/keys.js";
+import { loadDatabaseConfig, loadServerConfig, SERVER_VARS } from "../config/server.js";
+import type { CliContext } from "./context.js";
+import { DEFAULT_SECRETS_DIR } from "./keys-cmd.js";
+import { openDeploymentDatabase } from "./ops-env.js";
+import type { Wrap } from "./program.js";
+
+type Level = "ok" | "warning" | "problem";
+
+/** One finding: what was checked, what was found, and how to fix it. */
+export interface Finding {
+  readonly check: string;
+  readonly level: Level;
+  readonly message: string;
+  readonly fix?: string;
+}
+
+interface DoctorOptions {
+  secretsDir?: string;
+  publishedKeys?: string;
+  publishedKeysFile?: string;
+  owner?: string;
+  dataDir?: string;
+  json?: boolean;
+}
+
+/** The variables that name secret files, with whether the file must be private. */
+const SECRET_FILE_VARS = [
+  `${PRIVKEY_VAR}_FILE`,
+  SERVER_VARS.DATABASE_PASSWORD_FILE,
+  SERVER_VARS.DATABASE_URL_FILE,
+  SERVER_VARS.ADMIN_TOKEN_FILE,
+  SERVER_VARS.PUBKEY_FILE,
+] as const;
+
+export function registerDoctor(program: Command, ctx: CliContext, wrap: Wrap): void {
+  program
+    .command("doctor")
+    .description(
+      "Check this deployment's configuration from the inside: secret files, the development " +
+        "key, the database and its migrations, the signing key against the key ring.\n" +
+        "Prints each problem with how to fix it; exits 1 when there is one.",
+    )
+    .option(
+      "--secrets-dir <dir>",
+      `also check every file in this folder (default ${DEFAULT_SECRETS_DIR} when it exists)`,
+    )
+    .option(
+      "--published-keys <hex,...>",
+      "the public keys the shipped app embeds; the signing key must be one of them",
+    )
+    .option("--published-keys-file <file>", "the same, from a file")
+    .option("--owner <uid>", "uid that must own the secret files (default: the current user)")
+    .option("--data-dir <dir>", "data folder of an embedded database (no DATABASE_URL)")
+    .option("--json", "print {ok, findings} as JSON")
+    .action(wrap((opts: DoctorOptions) => doctor(ctx, opts)));
+}
+
+async function doctor(ctx: CliContext, opts: DoctorOptions): Promise<number> {
+  const findings: Finding[] = [];
+  const add = (f: Finding) => findings.push(f);
+  const production = ctx.env[SERVER_VARS.NODE_ENV] === "production";
+  const owner = opts.owner !== undefined ? Number(opts.owner) : process.getuid?.();
+  if (opts.owner !== undefined && !Number.isInteger(owner)) {
+    throw new LicenseError("USAGE", `--owner must be a numeric uid, not "${opts.owner}"`);
+  }
+
+  checkSecretFiles(ctx, opts, owner, add);
+  checkServerConfig(ctx, add);
+  const keys = checkKeys(ctx, opts, production, add);
+  await checkDatabase(ctx, opts, production, keys?.ring, add);
+  if (!production) {
+    add({
+      check: "environment",
+      level: "warning",
+      message: "NODE_ENV is not production: the development key would be accepted",
+      fix: "set NODE_ENV=production for the deployed server (deploy/compose.yaml does)",
+    });
+  }
+
+  const problems = findings.filter((f) => f.level === "problem").length;
+  const warnings = findings.filter((f) => f.level === "warning").length;
+  if (opts.json) {
+    ctx.stdout.write(JSON.stringify({ ok: problems === 0, problems, warnings, findings }) + "\n");
+  } else {
+    const tag: Record<Level, string> = { ok: "ok   ", warning: "warn ", problem: "FAIL " };
+    for (const f of findings) {
+      ctx.stdout.write(`${tag[f.level]} ${f.check}: ${f.message}\n`);
+      if (f.fix && f.level !== "ok") ctx.stdout.write(`      fix: ${f.fix}\n`);
+    }
+    ctx.stdout.write(
+      problems === 0
+        ? `dtlicense doctor: no problems${warnings ? ` (${warnings} warning(s))` : ""}\n`
+        : `dtlicense doctor: ${problems} problem(s), ${warnings} warning(s)\n`,
+    );
+  }
+  return problems === 0 ? 0 : 1;
+}
+
+function checkFile(
+  path: string,
+  label: string,
+  owner: number | undefined,
+  add: (f: Finding) => void,
+): void {
+  let st;
+  try {
+    st = statSync(path);
+  } catch {
+    add({
+      check: "secret files",
+      level: "problem",
+      message: `${label}: ${path} does not exist or cannot be read`,
+      fix: `create it (docs/SETUP-LICENSE-SERVER.md, "Secrets") or correct ${label}`,
+    });
+    return;
+  }
+  const mode = st.mode & 0o777;
+  if (!st.isFile()) {
+    add({
+      check: "secret files",
+      level: "problem",
+      message: `${label}: ${path} is not a file`,
+      fix: `point ${label} at the secret file itself`,
+    });
+  } else if ((mode & 0o077) !== 0) {
+    add({
+      check: "secret files",
+      level: "problem",
+      message: `${label}: ${path} has mode ${mode.toString(8)}; group or others can read it (the server refuses it)`,
+      fix: `chmod 400 ${path}`,
+    });
+  } else if (owner !== undefined && st.uid !== owner) {
+    add({
+      check: "secret files",
+      level: "problem",
+      message: `${label}: ${path} is owned by uid ${st.uid}, not ${owner}, so the server's user cannot read it`,
+      fix: `chown ${owner} ${path} (the user the server runs as, datatools-license on the host)`,
+    });
+  } else if ((mode & 0o200) !== 0) {
+    add({
+      check: "secret files",
+      level: "warning",
+      message: `${label}: ${path} has mode ${mode.toString(8)}; secrets are kept read-only`,
+      fix: `chmod 400 ${path}`,
+    });
+  } else {
+    add({
+      check: "secret files",
+      level: "ok",
+      message: `${label}: ${path} mode ${mode.toString(8)}, uid ${st.uid}`,
+    });
+  }
+}
+
+function checkSecretFiles(
+  ctx: CliContext,
+  opts: DoctorOptions,
+  owner: number | undefined,
+  add: (f: Finding) => void,
+): void {
+  const seen = new Set<string>();
+  for (const v of SECRET_FILE_VARS) {
+    const path = ctx.env[v];
+    if (path === undefined || path.trim() === "") continue;
+    seen.add(path);
+    checkFile(path, v, owner, add);
+  }
+  if (ctx.env[PRIVKEY_VAR]) {
+    add({
+      check: "secret files",
+      level: "warning",
+      message: `${PRIVKEY_VAR} holds the private key in the environment, where process listings and crash reports can show it`,
+      fix: `write it to a mode-400 file and set ${PRIVKEY_VAR}_FILE instead`,
+    });
+  }
+  const dir =
+    opts.secretsDir ?? (existsSync(DEFAULT_SECRETS_DIR) ? DEFAULT_SECRETS_DIR : undefined);
+  if (dir === undefined) return;
+  let st;
+  try {
+    st = statSync(dir);
+  } catch {
+    add({
+      check: "secrets folder",
+      level: "problem",
+      message: `${dir} does not exist`,
+      fix: `install -d -m 700 -o datatools-license -g datatools-license ${dir}`,
+    });
+    return;
+  }
+  if ((st.mode & 0o077) !== 0) {
+    add({
+      check: "secrets folder",
+      level: "problem",
+      message: `${dir} has mode ${(st.mode & 0o777).toString(8)}; others can list or enter it`,
+      fix: `chmod 700 ${dir}`,
+    });
+  } else if (owner !== undefined && st.uid !== owner) {
+    add({
+      check: "secrets folder",
+      level: "problem",
+      message: `${dir} is owned by uid ${st.uid}, not ${owner}`,
+      fix: `chown ${owner} ${dir}`,
+    });
+  } else {
+    add({ check: "secrets folder", level: "ok", message: `${dir} mode 700, uid ${st.uid}` });
+  }
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (!seen.has(path)) checkFile(path, "secrets folder", owner, add);
+  }
+}
+
+const FIXES: Partial<Record<ErrorCode, string>> = {
+  FILE_INSECURE: "chmod 400 the file named above",
+  FILE_UNREADABLE: "check the path, and that the server's user owns the file",
+  KEY_MISMATCH: `the ring (${PUBKEY_VAR} or ${PUBKEY_VAR}_FILE) must contain the signing key's public key; 'dtlicense keys rotate' keeps them together`,
+  KEY_INVALID: "each key is 64 hex characters; regenerate with 'dtlicense keys rotate'",
+  DEV_KEY_IN_PRODUCTION: `set ${PRIVKEY_VAR}_FILE and ${PUBKEY_VAR}_FILE to the production keys (docs/SETUP-LICENSE-SERVER.md)`,
+  CONFIG_INVALID: "correct the variable named above",
+};
+
+function checkServerConfig(ctx: CliContext, add: (f: Finding) => void): void {
+  try {
+    const config = loadServerConfig(ctx.env, {}, ctx.home);
+    add({
+      check: "configuration",
+      level: "ok",
+      message: `the server's configuration loads (listens on ${config.host}:${config.port}, database ${config.database.kind})`,
+    });
+  } catch (err) {
+    if (!(err instanceof LicenseError)) throw err;
+    add({
+      check: "configuration",
+      level: "problem",
+      message: `the server would refuse to start: ${err.message} [${err.code}]`,
+      fix: FIXES[err.code] ?? "see the message",
+    });
+  }
+}
+
+function checkKeys(
+  ctx: CliContext,
+  opts: DoctorOptions,
+  production: boolean,
+  add: (f: Finding) => void,
+): { ring: KeyRing; signer: Signer | undefined } | undefined {
+  let keys;
+  try {
+    keys = resolveKeys(ctx.env);
+  } catch (err) {
+    if (!(err instanceof LicenseError)) throw err;
+    add({
+      check: "keys",
+      level: "problem",
+      message: `${err.message} [${err.code}]`,
+      fix: FIXES[err.code] ?? "see the message",
+    });
+    return undefined;
+  }
+  const { ring, signer } = keys;
+  const dev = keys.usingDevKey || ring.has(DEV_KID) || signer?.kid === DEV_KID;
+  if (dev) {
+    add({
+      check: "development key",
+      level: production ? "problem" : "warning",
+      message: keys.usingDevKey
+        ? "no key is configured, so the public development key signs and verifies"
+        : `the key ring or signing key is the public development key (kid ${DEV_KID})`,
+      fix: FIXES.DEV_KEY_IN_PRODUCTION!,
+    });
+  } else {
+    add({ check: "development key", level: "ok", message: "not in use" });
+  }
+  if (!signer) {
+    add({
+      check: "signing key",
+      level: "warning",
+      message: "no private key is configured: the server verifies but cannot issue",
+      fix: `set ${PRIVKEY_VAR}_FILE`,
+    });
+  } else {
+    const first = ring.keys()[0];
+    if (first && first.kid !== signer.kid) {
+      add({
+        check: "signing key",
+        level: "warning",
+        message: `the ring's first (current) key is ${first.kid} but signing uses ${signer.kid}`,
+        fix: "list the signing key first in the ring ('dtlicense keys rotate' writes it so)",
+      });
+    } else {
+      add({
+        check: "signing key",
+        level: "ok",
+        message: `kid ${signer.kid}, first of ${ring.size} trusted key(s)`,
+      });
+    }
+    const publishedText =
+      opts.publishedKeys ??
+      (opts.publishedKeysFile
+        ? readPublicKeyFile(opts.publishedKeysFile, "--published-keys-file")
+        : undefined);
+    if (publishedText !== undefined) {
+      const published = parsePublicKeyList(publishedText, "the published keys");
+      if (published.some((k) => k.kid === signer.kid)) {
+        add({
+          check: "published keys",
+          level: "ok",
+          message: `the shipped app trusts the signing key ${signer.kid}`,
+        });
+      } else {
+        add({
+          check: "published keys",
+          level: "problem",
+          message: `the shipped app does not trust the signing key ${signer.kid} (it trusts ${published.map((k) => k.kid).join(", ")}): new licenses would not activate`,
+          fix: "ship an app build that embeds the keys 'dtlicense keys rotate' printed, or sign with a published key",
+        });
+      }
+    }
+  }
+  return { ring, signer };
+}
+
+async function checkDatabase(
+  ctx: CliContext,
+  opts: DoctorOptions,
+  production: boolean,
+  ring: KeyRing | undefined,
+  add: (f: Finding) => void,
+): Promise<void> {
+  let kind: "postgres" | "pglite";
+  try {
+    kind = loadDatabaseConfig(ctx.env, opts.dataDir ? { dataDir: opts.dataDir } : {}, ctx.home)
+      .database.kind;
+  } catch (err) {
+    if (!(err instanceof LicenseError)) throw err;
+    add({
+      check: "database",
+      level: "problem",
+      message: `${err.message} [${err.code}]`,
+      fix: FIXES[err.code] ?? "see the message",
+    });
+    return;
+  }
+  if (kind === "pglite" && production) {
+    add({
+      check: "database",
+      level: "warning",
+      message: "no DATABASE_URL: the embedded database is in use",
+      fix: "set DATABASE_URL and DATABASE_PASSWORD_FILE to the PostgreSQL of the compose project",
+    });
+  }
+  let opened;
+  try {
+    opened = await openDeploymentDatabase(ctx, opts.dataDir);
+  } catch (err) {
+    if (err instanceof LicenseError && err.code === "DATA_DIR_LOCKED") {
+      add({
+        check: "database",
+        level: "warning",
+        message: "the embedded database is in use by a running server; not checked",
+        fix: "check GET /readyz of that server instead",
+      });
+      return;
+    }
+    throw err;
+  }
+  const { db, where } = opened;
+  try {
+    const { LATEST_VERSION, schemaVersion } = await import("../store/migrations.js");
+    let version: number;
+    try {
+      version = await schemaVersion(db);
+    } catch (err) {
+      add({
+        check: "database",
+        level: "problem",
+        message: `cannot reach ${where}: ${(err as Error).message}`,
+        fix: "is PostgreSQL up (docker compose -p datatools-license ps)? Are the URL and password file right?",
+      });
+      return;
+    }
+    add({ check: "database", level: "ok", message: `reachable: ${where}` });
+    if (version < LATEST_VERSION) {
+      add({
+        check: "migrations",
+        level: "problem",
+        message: `schema version ${version}, this release needs ${LATEST_VERSION}`,
+        fix: "dtlicense db migrate (the server also migrates at start-up)",
+      });
+    } else if (version > LATEST_VERSION) {
+      add({
+        check: "migrations",
+        level: "warning",
+        message: `schema version ${version} is newer than this release knows (${LATEST_VERSION}): a rolled-back release`,
+        fix: "fine while the newer migrations only expanded the schema; otherwise restore (docs/SETUP-LICENSE-SERVER.md, Rollback)",
+      });
+    } else {
+      add({ check: "migrations", level: "ok", message: `current (version ${version})` });
+    }
+    if (ring && version >= 1) {
+      const { rows } = await db.query<{ kid: string; n: number }>(
+        "SELECT kid, count(*)::int AS n FROM licenses GROUP BY kid ORDER BY kid",
+      );
+      const untrusted = rows.filter((r) => !ring.has(r.kid));
+      if (untrusted.length > 0) {
+        add({
+          check: "stored licenses",
+          level: "problem",
+          message: `stored licenses signed by keys the ring does not trust: ${untrusted.map((r) => `${r.kid} (${r.n})`).join(", ")}`,
+          fix: "put those public keys back in the ring, or re-issue with 'dtlicense keys reissue'",
+        });
+      } else {
+        const total = rows.reduce((s, r) => s + Number(r.n), 0);
+        add({
+          check: "stored licenses",
+          level: "ok",
+          message: `all ${total} signed by trusted keys`,
+        });
+      }
+    }
+  } finally {
+    await db.close();
+  }
+}

@@ -1,0 +1,145 @@
+/**
+ * Builds the HTTP app: fastify with strict JSON schemas (unknown fields and
+ * wrong types are refused, never coerced or dropped), the error boundary, one
+ * log line per request, metrics, and the endpoint groups.
+ */
+import { randomBytes } from "node:crypto";
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from "fastify";
+import { LicenseError } from "../core/errors.js";
+import type { KeyRing, Signer } from "../core/keys.js";
+import type { Database } from "../store/db.js";
+import type { ServerContext } from "./context.js";
+import { installErrorBoundary, sendError } from "./errors.js";
+import { registerHealthRoutes } from "./health.js";
+import { registerLicenseRoutes } from "./licenses.js";
+import { Metrics } from "./metrics.js";
+import { RateLimiter } from "./rate-limit.js";
+import { registerTokenRoutes } from "./tokens.js";
+import { registerVerifyRoutes } from "./verify.js";
+
+/** The default body limit; the import endpoint allows more. */
+export const BODY_LIMIT = 16 * 1024;
+/** Verify requests a minute per client address when nothing is configured. */
+export const DEFAULT_VERIFY_RATE_LIMIT = 120;
+
+export interface AppOptions {
+  readonly db: Database;
+  readonly signer: Signer | undefined;
+  readonly ring: KeyRing;
+  /** The clock (default: the system's). */
+  readonly now?: () => Date;
+  /**
+   * Where JSON log lines go: a stream, or false for none. Default: stdout.
+   * Level is `info` unless `logLevel` says otherwise.
+   */
+  readonly logStream?: { write(line: string): void } | false;
+  readonly logLevel?: string;
+  /** Addresses/CIDRs whose X-Forwarded-For is believed (default: loopback). */
+  readonly trustedProxies?: readonly string[];
+  /** Verify requests a minute per client address. */
+  readonly verifyRateLimit?: number;
+}
+
+function NUL(value: unknown): boolean {
+  if (typeof value === "string") return value.includes("\u0000");
+  if (Array.isArray(value)) return value.some(NUL);
+  if (value !== null && typeof value === "object") return Object.values(value).some(NUL);
+  return false;
+}
+
+/**
+ * Builds the app (not yet listening). Call `app.listen()` or use `app.inject()`.
+ *
+ * @example
+ * ```ts
+ * const app = await buildApp({ db, signer, ring });
+ * await app.listen({ host: "127.0.0.1", port: 8090 });
+ * ```
+ */
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const ctx: ServerContext = {
+    db: options.db,
+    signer: options.signer,
+    ring: options.ring,
+    now: options.now ?? (() => new Date()),
+    metrics: new Metrics(),
+    verifyLimiter: new RateLimiter(options.verifyRateLimit ?? DEFAULT_VERIFY_RATE_LIMIT),
+  };
+  const logger: FastifyServerOptions["logger"] =
+    options.logStream === false
+      ? false
+      : ({
+          level: options.logLevel ?? "info",
+          base: null,
+          ...(options.logStream ? { stream: options.logStream } : {}),
+          // Requests are logged once, by the onResponse hook below, with chosen fields only.
+          serializers: { req: () => undefined, res: () => undefined },
+        } as unknown as FastifyServerOptions["logger"]);
+  const app = Fastify({
+    logger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: BODY_LIMIT,
+    trustProxy: [...(options.trustedProxies ?? ["loopback"])],
+    requestIdHeader: false,
+    genReqId: () => `req_${randomBytes(12).toString("base64url")}`,
+    return503OnClosing: true,
+    // Long path segments reach the handlers (and get a 404), not the router's own 414.
+    routerOptions: { maxParamLength: 4096 },
+    // Malformed URLs are answered in the one error shape too.
+    frameworkErrors: (err, req, reply) => {
+      void sendError(
+        reply,
+        new LicenseError("REQUEST_INVALID", `the URL is malformed (${err.code})`),
+      );
+      void req;
+    },
+    ajv: {
+      customOptions: {
+        removeAdditional: false,
+        coerceTypes: false,
+        useDefaults: false,
+        allErrors: false,
+      },
+    },
+  });
+  app.decorateRequest("actor", "");
+  // Only JSON bodies are accepted; fastify's built-in text/plain parser would let text through.
+  app.removeContentTypeParser("text/plain");
+  installErrorBoundary(app);
+
+  app.addHook("onRequest", async (req, reply) => {
+    reply.header("x-request-id", req.id);
+  });
+  // PostgreSQL text cannot hold NUL; refuse it as bad input rather than fail in the database.
+  app.addHook("preValidation", async (req) => {
+    if (NUL(req.body) || NUL(req.query) || NUL(req.params)) {
+      throw new LicenseError("REQUEST_INVALID", "text must not contain NUL (\\u0000) characters");
+    }
+  });
+  app.addHook("onResponse", async (req, reply) => {
+    const route = req.routeOptions.url ?? "(unmatched)";
+    const ms = reply.elapsedTime;
+    ctx.metrics.observe(req.method, route, reply.statusCode, ms / 1000);
+    // One line per request. The path (never the query, which may hold e-mail searches),
+    // never headers (tokens) or bodies (blobs).
+    req.log.info(
+      {
+        method: req.method,
+        route,
+        path: req.url.split("?")[0]!.slice(0, 200),
+        status: reply.statusCode,
+        ms: Math.round(ms * 100) / 100,
+        ip: req.ip,
+        ...(req.actor ? { actor: req.actor } : {}),
+      },
+      "request",
+    );
+  });
+
+  registerHealthRoutes(app, ctx);
+  registerVerifyRoutes(app, ctx);
+  registerLicenseRoutes(app, ctx);
+  registerTokenRoutes(app, ctx);
+  await app.ready();
+  return app;
+}

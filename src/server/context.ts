@@ -1,0 +1,24 @@
+/** What every endpoint group is given: the database, the keys, the clock and the shared meters. */
+import type { KeyRing, Signer } from "../core/keys.js";
+import type { Database } from "../store/db.js";
+import type { Metrics } from "./metrics.js";
+import type { RateLimiter } from "./rate-limit.js";
+
+export interface ServerContext {
+  readonly db: Database;
+  /** Signs new licenses; undefined when only public keys are configured (issuing answers 503). */
+  readonly signer: Signer | undefined;
+  /** The keys blobs are verified against. */
+  readonly ring: KeyRing;
+  /** The clock; tests freeze it. */
+  readonly now: () => Date;
+  readonly metrics: Metrics;
+  readonly verifyLimiter: RateLimiter;
+}
+
+declare module "fastify" {
+  interface FastifyRequest {
+    /** The admin token's name once authenticated (the audit trail's "who"). */
+    actor: string;
+  }
+}

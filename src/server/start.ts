@@ -1,0 +1,141 @@
+/**
+ * Starting the configured server: open the database, apply migrations, make
+ * the first admin token on first start, listen. `close()` stops taking new
+ * connections, lets in-flight requests finish, then closes the database.
+ */
+import { join } from "node:path";
+import type { FastifyInstance } from "fastify";
+import type { ServerConfig } from "../config/server.js";
+import { ensurePrivateDir, writeFileAtomic } from "../config/fs-safe.js";
+import type { Database } from "../store/db.js";
+import { openDatabase, redactUrl } from "../store/open.js";
+import { migrate } from "../store/migrations.js";
+import { generateToken, insertToken, tokenCount } from "../store/tokens.js";
+import { buildApp } from "./app.js";
+
+// Serialises the first-start token check across servers sharing one database.
+const BOOTSTRAP_LOCK = "7243012946113906";
+
+/** The file the first admin token is written to, in the data folder. */
+export const ADMIN_TOKEN_FILE = "admin-token";
+
+export interface StartOptions {
+  readonly config: ServerConfig;
+  readonly now?: () => Date;
+  readonly logStream?: { write(line: string): void } | false;
+}
+
+export interface RunningServer {
+  readonly app: FastifyInstance;
+  readonly db: Database;
+  /** http://host:port as bound (the real port when 0 was asked for). */
+  readonly url: string;
+  /** Where the data is, for people: the pgdata folder or the redacted database URL. */
+  readonly where: string;
+  /** The file the initial admin token was written to, when this start made one. */
+  readonly adminTokenFile: string | undefined;
+  close(): Promise<void>;
+}
+
+/**
+ * Creates the first admin token when the database has none: the seed from
+ * DATATOOLS_ADMIN_TOKEN_FILE, or a new one written to <data-dir>/admin-token
+ * (mode 600). Only its hash is stored. Returns the file written, if any.
+ */
+export async function ensureAdminToken(
+  db: Database,
+  config: Pick<ServerConfig, "adminTokenSeed" | "dataDir">,
+  now: Date,
+): Promise<{ created: boolean; file: string | undefined }> {
+  return db.transaction(async (tx) => {
+    await tx.query(`SELECT pg_advisory_xact_lock(${BOOTSTRAP_LOCK})`);
+    if ((await tokenCount(tx)) > 0) return { created: false, file: undefined };
+    const token = config.adminTokenSeed ?? generateToken();
+    await insertToken(tx, "initial", token, "server", now);
+    if (config.adminTokenSeed !== undefined) return { created: true, file: undefined };
+    // Written before the commit: if the file cannot be written, no unknown token is stored.
+    ensurePrivateDir(config.dataDir);
+    const file = join(config.dataDir, ADMIN_TOKEN_FILE);
+    writeFileAtomic(file, `${token}\n`, { mode: 0o600 });
+    return { created: true, file };
+  });
+}
+
+/**
+ * Starts the server described by `config`.
+ *
+ * @example
+ * ```ts
+ * const server = await startServer({ config: loadServerConfig(env, {}, home) });
+ * process.once("SIGTERM", () => void server.close());
+ * ```
+ */
+export async function startServer(options: StartOptions): Promise<RunningServer> {
+  const { config } = options;
+  const now = options.now ?? (() => new Date());
+  ensurePrivateDir(config.dataDir);
+  const db = await openDatabase(
+    config.database.kind === "postgres"
+      ? config.database
+      : { kind: "pglite", dir: config.database.dir },
+  );
+  const where =
+    config.database.kind === "postgres"
+      ? redactUrl(config.database.url)
+      : `${config.database.dir} (embedded PostgreSQL)`;
+  let app: FastifyInstance | undefined;
+  try {
+    const migrated = await migrate(db);
+    const token = await ensureAdminToken(db, config, now());
+    app = await buildApp({
+      db,
+      signer: config.keys.signer,
+      ring: config.keys.ring,
+      now,
+      logLevel: config.logLevel,
+      trustedProxies: config.trustedProxies,
+      verifyRateLimit: config.verifyRateLimit,
+      ...(options.logStream !== undefined ? { logStream: options.logStream } : {}),
+    });
+    app.log.info(
+      { database: where, schema_version: migrated.version, applied: migrated.applied },
+      "database ready",
+    );
+    if (token.file) {
+      app.log.info(
+        { file: token.file },
+        "created the initial admin token; it is in this file (mode 600)",
+      );
+    } else if (token.created) {
+      app.log.info("created the initial admin token from DATATOOLS_ADMIN_TOKEN_FILE");
+    }
+    const address = await app.listen({ host: config.host, port: config.port });
+    const running = app;
+    let closing: Promise<void> | undefined;
+    return {
+      app,
+      db,
+      url: address,
+      where,
+      adminTokenFile: token.file,
+      close() {
+        closing ??= (async () => {
+          // Stop a shutdown from hanging on a client that never finishes.
+          const force = setTimeout(() => running.server.closeAllConnections(), 10_000);
+          force.unref();
+          try {
+            await running.close();
+          } finally {
+            clearTimeout(force);
+            await db.close();
+          }
+        })();
+        return closing;
+      },
+    };
+  } catch (err) {
+    await app?.close().catch(() => undefined);
+    await db.close().catch(() => undefined);
+    throw err;
+  }
+}

@@ -1,0 +1,410 @@
+/**
+ * The licenses table and its audit trail. Every write here also writes an
+ * event (who, what, when, before/after) in the same statement or transaction;
+ * nothing is ever deleted.
+ */
+import { TIERS, type Tier } from "../core/catalogue.js";
+import { formatTime, normalizeIdentity } from "../core/license.js";
+import type { Queryable } from "./db.js";
+
+/** The state a license row is in; "expired" is derived from expires_at, never stored. */
+export const LICENSE_STATUSES = ["active", "suspended", "revoked"] as const;
+export type LicenseStatus = (typeof LICENSE_STATUSES)[number];
+
+/** Where a row came from. */
+export type LicenseSource = "api" | "import";
+
+/** A stored license, as the API returns it. */
+export interface LicenseRecord {
+  readonly license_key: string;
+  readonly name: string;
+  readonly email: string;
+  readonly tier: Tier;
+  readonly issued_at: string;
+  readonly expires_at: string;
+  readonly kid: string;
+  readonly blob: string;
+  readonly status: LicenseStatus;
+  readonly status_reason: string | null;
+  readonly supersedes: string | null;
+  readonly superseded_by: string | null;
+  readonly source: LicenseSource;
+  readonly created_at: string;
+  readonly updated_at: string;
+}
+
+/** What is inserted for a new license (the signed payload's fields and the blob). */
+export interface NewLicense {
+  readonly license_key: string;
+  readonly name: string;
+  readonly email: string;
+  readonly tier: Tier;
+  readonly issued_at: string;
+  readonly expires_at: string;
+  readonly kid: string;
+  readonly blob: string;
+  readonly source: LicenseSource;
+  readonly supersedes?: string | null;
+}
+
+/** Who made a change, for the audit trail. */
+export interface Actor {
+  /** The admin token's name, or e.g. "import" / "cli". */
+  readonly actor: string;
+  readonly requestId?: string | null;
+}
+
+/** One audit event. */
+export interface LicenseEvent {
+  readonly id: number;
+  readonly license_key: string;
+  readonly action: string;
+  readonly actor: string;
+  readonly reason: string | null;
+  readonly request_id: string | null;
+  readonly before: Record<string, unknown> | null;
+  readonly after: Record<string, unknown> | null;
+  readonly at: string;
+}
+
+const COLUMNS = `license_key, name, email, tier, issued_at, expires_at, kid, blob, status,
+  status_reason, supersedes, superseded_by, source, created_at, updated_at`;
+
+type Row = Record<string, unknown>;
+
+const iso = (v: unknown): string => (v instanceof Date ? v : new Date(String(v))).toISOString();
+const rfc = (v: unknown): string => formatTime(v instanceof Date ? v : new Date(String(v)));
+const textOrNull = (v: unknown): string | null =>
+  v === null || v === undefined ? null : String(v);
+
+function toRecord(r: Row): LicenseRecord {
+  return {
+    license_key: String(r.license_key),
+    name: String(r.name),
+    email: String(r.email),
+    tier: r.tier as Tier,
+    issued_at: rfc(r.issued_at),
+    expires_at: rfc(r.expires_at),
+    kid: String(r.kid),
+    blob: String(r.blob),
+    status: r.status as LicenseStatus,
+    status_reason: textOrNull(r.status_reason),
+    supersedes: textOrNull(r.supersedes),
+    superseded_by: textOrNull(r.superseded_by),
+    source: r.source as LicenseSource,
+    created_at: iso(r.created_at),
+    updated_at: iso(r.updated_at),
+  };
+}
+
+/** The part of a license an event's before/after shows. */
+export function snapshot(r: LicenseRecord): Record<string, unknown> {
+  return {
+    status: r.status,
+    status_reason: r.status_reason,
+    tier: r.tier,
+    expires_at: r.expires_at,
+    supersedes: r.supersedes,
+    superseded_by: r.superseded_by,
+  };
+}
+
+/**
+ * Inserts a license and its "issue" (or "import") event in one statement,
+ * which PostgreSQL runs atomically. A taken license_key fails with SQLSTATE
+ * 23505 on the constraint `licenses_pkey`.
+ */
+export async function insertLicense(
+  q: Queryable,
+  l: NewLicense,
+  who: Actor,
+  now: Date,
+  action = "issue",
+): Promise<LicenseRecord> {
+  const at = now.toISOString();
+  const after = {
+    status: "active",
+    status_reason: null,
+    tier: l.tier,
+    expires_at: l.expires_at,
+    supersedes: l.supersedes ?? null,
+    superseded_by: null,
+  };
+  const { rows } = await q.query<Row>(
+    `WITH l AS (
+       INSERT INTO licenses (license_key, name, email, email_norm, tier, issued_at, expires_at,
+         kid, blob, source, supersedes, created_at, updated_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)
+       RETURNING ${COLUMNS}),
+     e AS (
+       INSERT INTO events (license_key, action, actor, request_id, before, after, at)
+       SELECT license_key, $13, $14, $15, NULL, $16::text::jsonb, $12 FROM l)
+     SELECT * FROM l`,
+    [
+      l.license_key,
+      l.name,
+      l.email,
+      normalizeIdentity(l.email),
+      l.tier,
+      l.issued_at,
+      l.expires_at,
+      l.kid,
+      l.blob,
+      l.source,
+      l.supersedes ?? null,
+      at,
+      action,
+      who.actor,
+      who.requestId ?? null,
+      JSON.stringify(after),
+    ],
+    "insert_license",
+  );
+  return toRecord(rows[0]!);
+}
+
+/** The license with this key, or undefined. `forUpdate` locks the row until the transaction ends. */
+export async function getLicense(
+  q: Queryable,
+  key: string,
+  forUpdate = false,
+): Promise<LicenseRecord | undefined> {
+  const { rows } = await q.query<Row>(
+    `SELECT ${COLUMNS} FROM licenses WHERE license_key = $1${forUpdate ? " FOR UPDATE" : ""}`,
+    [key],
+    forUpdate ? "get_license_for_update" : "get_license",
+  );
+  return rows[0] ? toRecord(rows[0]) : undefined;
+}
+
+/** What the public verify endpoint needs to know about a key. */
+export interface LicenseState {
+  readonly status: LicenseStatus;
+  readonly expires_at: Date;
+  readonly blob: string;
+  readonly superseded_by: string | null;
+}
+
+/** The state of the license with this key, or undefined (a hot read: a named prepared statement). */
+export async function getLicenseState(
+  q: Queryable,
+  key: string,
+): Promise<LicenseState | undefined> {
+  const { rows } = await q.query<Row>(
+    "SELECT status, expires_at, blob, superseded_by FROM licenses WHERE license_key = $1",
+    [key],
+    "license_state",
+  );
+  const r = rows[0];
+  if (!r) return undefined;
+  return {
+    status: r.status as LicenseStatus,
+    expires_at: r.expires_at instanceof Date ? r.expires_at : new Date(String(r.expires_at)),
+    blob: String(r.blob),
+    superseded_by: textOrNull(r.superseded_by),
+  };
+}
+
+/** Changes a license's status and records the event, in the caller's transaction. */
+export async function setStatus(
+  tx: Queryable,
+  before: LicenseRecord,
+  status: LicenseStatus,
+  action: string,
+  reason: string,
+  who: Actor,
+  now: Date,
+): Promise<LicenseRecord> {
+  const { rows } = await tx.query<Row>(
+    `UPDATE licenses SET status = $2, status_reason = $3, updated_at = $4
+     WHERE license_key = $1 RETURNING ${COLUMNS}`,
+    [before.license_key, status, reason, now.toISOString()],
+  );
+  const after = toRecord(rows[0]!);
+  await insertEvent(tx, after.license_key, action, who, now, before, after, reason);
+  return after;
+}
+
+/** Records that `oldKey` was replaced by `newKey` (a renewal), with its event. */
+export async function markSuperseded(
+  tx: Queryable,
+  before: LicenseRecord,
+  newKey: string,
+  who: Actor,
+  now: Date,
+): Promise<LicenseRecord> {
+  const { rows } = await tx.query<Row>(
+    `UPDATE licenses SET superseded_by = $2, updated_at = $3
+     WHERE license_key = $1 RETURNING ${COLUMNS}`,
+    [before.license_key, newKey, now.toISOString()],
+  );
+  const after = toRecord(rows[0]!);
+  await insertEvent(tx, after.license_key, "supersede", who, now, before, after, null);
+  return after;
+}
+
+/** Appends one audit event. */
+export async function insertEvent(
+  q: Queryable,
+  key: string,
+  action: string,
+  who: Actor,
+  now: Date,
+  before: LicenseRecord | null,
+  after: LicenseRecord | null,
+  reason: string | null,
+): Promise<void> {
+  await q.query(
+    `INSERT INTO events (license_key, action, actor, reason, request_id, before, after, at)
+     VALUES ($1, $2, $3, $4, $5, $6::text::jsonb, $7::text::jsonb, $8)`,
+    [
+      key,
+      action,
+      who.actor,
+      reason,
+      who.requestId ?? null,
+      before ? JSON.stringify(snapshot(before)) : null,
+      after ? JSON.stringify(snapshot(after)) : null,
+      now.toISOString(),
+    ],
+  );
+}
+
+/** A license's audit trail, oldest first. */
+export async function listEvents(q: Queryable, key: string): Promise<LicenseEvent[]> {
+  const { rows } = await q.query<Row>(
+    `SELECT id, license_key, action, actor, reason, request_id, before, after, at
+     FROM events WHERE license_key = $1 ORDER BY id`,
+    [key],
+  );
+  return rows.map((r) => ({
+    id: Number(r.id),
+    license_key: String(r.license_key),
+    action: String(r.action),
+    actor: String(r.actor),
+    reason: textOrNull(r.reason),
+    request_id: textOrNull(r.request_id),
+    before: (r.before ?? null) as Record<string, unknown> | null,
+    after: (r.after ?? null) as Record<string, unknown> | null,
+    at: iso(r.at),
+  }));
+}
+
+/** The derived states a list can be filtered on. */
+export const LICENSE_STATES = ["active", "expired", "suspended", "revoked"] as const;
+export type LicenseStateFilter = (typeof LICENSE_STATES)[number];
+
+export interface ListFilter {
+  /** Exact buyer e-mail, compared case-insensitively. */
+  readonly email?: string;
+  readonly tier?: Tier;
+  readonly state?: LicenseStateFilter;
+  /** Active licenses that expire within this many days from `now`. */
+  readonly expiringWithinDays?: number;
+  /** Text that name, e-mail or license key contains (case-insensitive). */
+  readonly search?: string;
+  /** Only rows after this cursor (from a previous page's `next_cursor`). */
+  readonly after?: number;
+  /** Page size. */
+  readonly limit: number;
+}
+
+export interface LicensePage {
+  readonly licenses: LicenseRecord[];
+  /** Pass back as `after` for the next page; null on the last page. */
+  readonly nextAfter: number | null;
+}
+
+/** Escapes LIKE's wildcards so search text matches literally. */
+function likePattern(text: string): string {
+  return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
+/**
+ * One page of licenses, newest first, by keyset pagination on the internal
+ * row id (stable under concurrent inserts, unlike OFFSET). Every filter value
+ * is a bound parameter.
+ */
+export async function listLicenses(
+  q: Queryable,
+  filter: ListFilter,
+  now: Date,
+): Promise<LicensePage> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  const p = (v: unknown) => {
+    params.push(v);
+    return `$${params.length}`;
+  };
+  if (filter.email !== undefined) where.push(`email_norm = ${p(normalizeIdentity(filter.email))}`);
+  if (filter.tier !== undefined) where.push(`tier = ${p(filter.tier)}`);
+  if (filter.state !== undefined) {
+    if (filter.state === "expired") {
+      where.push(`status = 'active' AND expires_at <= ${p(now.toISOString())}`);
+    } else if (filter.state === "active") {
+      where.push(`status = 'active' AND expires_at > ${p(now.toISOString())}`);
+    } else {
+      where.push(`status = ${p(filter.state)}`);
+    }
+  }
+  if (filter.expiringWithinDays !== undefined) {
+    const until = new Date(now.getTime() + filter.expiringWithinDays * 86_400_000);
+    where.push(
+      `status = 'active' AND expires_at > ${p(now.toISOString())} AND expires_at <= ${p(until.toISOString())}`,
+    );
+  }
+  if (filter.search !== undefined && filter.search !== "") {
+    const pattern = p(likePattern(filter.search.normalize("NFC")));
+    where.push(
+      `(name ILIKE ${pattern} ESCAPE '\\' OR email ILIKE ${pattern} ESCAPE '\\' OR license_key ILIKE ${pattern} ESCAPE '\\')`,
+    );
+  }
+  if (filter.after !== undefined) where.push(`id < ${p(filter.after)}`);
+  const sql =
+    `SELECT id, ${COLUMNS} FROM licenses` +
+    (where.length ? ` WHERE ${where.join(" AND ")}` : "") +
+    ` ORDER BY id DESC LIMIT ${p(filter.limit + 1)}`;
+  const { rows } = await q.query<Row>(sql, params);
+  const more = rows.length > filter.limit;
+  const page = more ? rows.slice(0, filter.limit) : rows;
+  return {
+    licenses: page.map(toRecord),
+    nextAfter: more ? Number(page[page.length - 1]!.id) : null,
+  };
+}
+
+/** License counts by tier and by state. */
+export interface LicenseCounts {
+  readonly total: number;
+  readonly by_tier: Record<Tier, number>;
+  readonly by_state: Record<LicenseStateFilter, number>;
+}
+
+export async function countLicenses(q: Queryable, now: Date): Promise<LicenseCounts> {
+  const { rows } = await q.query<Row>(
+    `SELECT tier,
+       CASE WHEN status = 'active' AND expires_at <= $1 THEN 'expired' ELSE status END AS state,
+       count(*)::int AS n
+     FROM licenses GROUP BY 1, 2`,
+    [now.toISOString()],
+  );
+  const by_tier = Object.fromEntries(TIERS.map((t) => [t, 0])) as Record<Tier, number>;
+  const by_state = Object.fromEntries(LICENSE_STATES.map((s) => [s, 0])) as Record<
+    LicenseStateFilter,
+    number
+  >;
+  let total = 0;
+  for (const r of rows) {
+    const n = Number(r.n);
+    by_tier[r.tier as Tier] += n;
+    by_state[r.state as LicenseStateFilter] += n;
+    total += n;
+  }
+  return { total, by_tier, by_state };
+}
+
+/** Total licenses (for /metrics). */
+export async function licenseTotal(q: Queryable): Promise<number> {
+  const { rows } = await q.query<{ n: unknown }>("SELECT count(*)::int AS n FROM licenses");
+  return Number(rows[0]?.n ?? 0);
+}

@@ -1,0 +1,159 @@
+/**
+ * The schema, as numbered forward-only migrations (one SQL dialect for
+ * PostgreSQL and PGlite), and the runner that applies the missing ones at
+ * start-up. The runner holds a transaction-scoped advisory lock, so two
+ * servers starting together on one database apply each migration once: the
+ * second waits, then finds nothing left to do. DDL is transactional in
+ * PostgreSQL, so a failed migration leaves no half-made schema behind.
+ *
+ * A migration is never edited once released; a change is a new migration.
+ * Releases expand first and contract a release later, so the previous
+ * release keeps running on the newer schema (see docs/LICENSE-SERVER.md).
+ */
+import { LicenseError } from "../core/errors.js";
+import type { Database, Queryable } from "./db.js";
+
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  /** Statements run in order, one at a time (PGlite's extended protocol takes one per call). */
+  readonly statements: readonly string[];
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: "licenses, events, admin tokens, idempotency keys",
+    statements: [
+      `CREATE TABLE licenses (
+        id bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
+        license_key text PRIMARY KEY,
+        name text NOT NULL,
+        email text NOT NULL,
+        email_norm text NOT NULL,
+        tier text NOT NULL CHECK (tier IN ('lite', 'core', 'pro')),
+        issued_at timestamptz NOT NULL,
+        expires_at timestamptz NOT NULL,
+        kid text NOT NULL,
+        blob text NOT NULL,
+        status text NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'suspended', 'revoked')),
+        status_reason text,
+        supersedes text REFERENCES licenses (license_key),
+        superseded_by text REFERENCES licenses (license_key),
+        source text NOT NULL CHECK (source IN ('api', 'import')),
+        created_at timestamptz NOT NULL,
+        updated_at timestamptz NOT NULL
+      )`,
+      `CREATE INDEX licenses_email_norm ON licenses (email_norm, id)`,
+      `CREATE INDEX licenses_tier ON licenses (tier, id)`,
+      `CREATE INDEX licenses_expires_at ON licenses (expires_at)`,
+      `CREATE TABLE events (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        license_key text NOT NULL REFERENCES licenses (license_key),
+        action text NOT NULL,
+        actor text NOT NULL,
+        reason text,
+        request_id text,
+        before jsonb,
+        after jsonb,
+        at timestamptz NOT NULL
+      )`,
+      `CREATE INDEX events_license_key ON events (license_key, id)`,
+      `CREATE TABLE admin_tokens (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        name text NOT NULL,
+        hash text NOT NULL UNIQUE,
+        created_by text NOT NULL,
+        created_at timestamptz NOT NULL,
+        last_used_at timestamptz,
+        revoked_at timestamptz
+      )`,
+      `CREATE UNIQUE INDEX admin_tokens_live_name ON admin_tokens (name) WHERE revoked_at IS NULL`,
+      `CREATE TABLE idempotency_keys (
+        key text PRIMARY KEY,
+        request_hash text NOT NULL,
+        status integer,
+        response text,
+        created_at timestamptz NOT NULL
+      )`,
+    ],
+  },
+];
+
+/** The schema version this code expects. */
+export const LATEST_VERSION = MIGRATIONS.reduce((max, m) => Math.max(max, m.version), 0);
+
+// An arbitrary constant that names "datatools-license migrations" among advisory locks.
+const MIGRATION_LOCK = "7243012946113905";
+
+const CREATE_VERSIONS = `CREATE TABLE IF NOT EXISTS schema_migrations (
+  version integer PRIMARY KEY,
+  name text NOT NULL,
+  applied_at timestamptz NOT NULL DEFAULT now()
+)`;
+
+async function appliedVersions(q: Queryable): Promise<number[]> {
+  const exists = await q.query<{ t: string | null }>(
+    "SELECT to_regclass('schema_migrations')::text AS t",
+  );
+  if (!exists.rows[0]?.t) return [];
+  const { rows } = await q.query<{ version: number }>(
+    "SELECT version FROM schema_migrations ORDER BY version",
+  );
+  return rows.map((r) => Number(r.version));
+}
+
+/** The highest applied migration (0 for an empty database). */
+export async function schemaVersion(q: Queryable): Promise<number> {
+  const versions = await appliedVersions(q);
+  return versions.length === 0 ? 0 : Math.max(...versions);
+}
+
+/** What {@link migrate} did. */
+export interface MigrateResult {
+  /** Versions applied by this call, in order. */
+  readonly applied: number[];
+  /** The schema version afterwards. */
+  readonly version: number;
+}
+
+/**
+ * Applies every missing migration, in order, in one transaction under the
+ * migration lock.
+ *
+ * @example
+ * ```ts
+ * const { applied } = await migrate(db);
+ * ```
+ */
+export async function migrate(db: Database): Promise<MigrateResult> {
+  return db.transaction(async (tx) => {
+    await tx.query(`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`);
+    await tx.query(CREATE_VERSIONS);
+    const done = new Set(await appliedVersions(tx));
+    const applied: number[] = [];
+    for (const m of MIGRATIONS) {
+      if (done.has(m.version)) continue;
+      for (const sql of m.statements) await tx.query(sql);
+      await tx.query("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", [
+        m.version,
+        m.name,
+      ]);
+      applied.push(m.version);
+    }
+    const version = Math.max(0, ...done, ...applied);
+    return { applied, version };
+  });
+}
+
+/** Throws SCHEMA_OUTDATED unless every migration this code knows is applied. */
+export async function assertSchemaCurrent(q: Queryable): Promise<number> {
+  const version = await schemaVersion(q);
+  if (version < LATEST_VERSION) {
+    throw new LicenseError(
+      "SCHEMA_OUTDATED",
+      `the database schema is at version ${version}, this server needs ${LATEST_VERSION}; run dtlicense db migrate`,
+    );
+  }
+  return version;
+}

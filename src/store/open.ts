@@ -1,0 +1,57 @@
+/** Opening the configured database: a PostgreSQL server, or PGlite in the data folder. */
+import { LicenseError } from "../core/errors.js";
+import type { Database } from "./db.js";
+
+/** Where the data lives; built from the server config (src/config/server.ts). */
+export type DatabaseTarget =
+  | {
+      readonly kind: "postgres";
+      readonly url: string;
+      readonly password?: string;
+      readonly max?: number;
+    }
+  | { readonly kind: "pglite"; readonly dir: string | undefined };
+
+/**
+ * Opens the database; the drivers are loaded here, on demand, so commands
+ * that never touch a database never load them.
+ */
+export async function openDatabase(
+  target: DatabaseTarget,
+  onError?: (err: Error) => void,
+): Promise<Database> {
+  if (target.kind === "postgres") {
+    const { openPostgres } = await import("./pg.js");
+    const db = openPostgres({
+      url: target.url,
+      ...(target.password !== undefined ? { password: target.password } : {}),
+      ...(target.max !== undefined ? { max: target.max } : {}),
+      ...(onError ? { onError } : {}),
+    });
+    // Connect now, so a wrong URL, password or database is one clear line at start-up.
+    try {
+      await db.query("SELECT 1");
+    } catch (err) {
+      await db.close().catch(() => undefined);
+      throw new LicenseError(
+        "DATABASE_UNAVAILABLE",
+        `cannot use the database at ${redactUrl(target.url)}: ${(err as Error).message}`,
+        { cause: err },
+      );
+    }
+    return db;
+  }
+  const { openPglite } = await import("./pglite.js");
+  return openPglite(target.dir);
+}
+
+/** A URL with its password replaced by `***`, for messages and logs. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = "***";
+    return u.toString();
+  } catch {
+    return "(unparseable database URL)";
+  }
+}

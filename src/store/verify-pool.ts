@@ -1,0 +1,65 @@
+/**
+ * A pool of worker threads that verify blob signatures in parallel, for large
+ * imports (Ed25519 verification is most of an import's CPU time).
+ */
+import { availableParallelism } from "node:os";
+import { Worker } from "node:worker_threads";
+import type { KeyRing } from "../core/keys.js";
+import type { VerifyOutcome } from "./import.js";
+
+export interface VerifyPool {
+  /** Verifies blobs, results in the same order. */
+  verify(blobs: readonly string[]): Promise<VerifyOutcome[]>;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts `size` workers (default: one per core) trusting `ring`'s keys.
+ *
+ * @example
+ * ```ts
+ * const pool = createVerifyPool(ring);
+ * try { await importRecords(db, records, ring, who, now, { verify: pool.verify }); }
+ * finally { await pool.close(); }
+ * ```
+ */
+export function createVerifyPool(ring: KeyRing, size = availableParallelism()): VerifyPool {
+  const keys = ring.keys().map((k) => k.hex);
+  const workers = Array.from(
+    { length: Math.max(1, size) },
+    () => new Worker(new URL("./verify-worker.js", import.meta.url), { workerData: { keys } }),
+  );
+  const waiting = new Map<
+    number,
+    { done: (r: VerifyOutcome[]) => void; fail: (e: Error) => void }
+  >();
+  let nextId = 0;
+  for (const w of workers) {
+    w.on("message", ({ id, results }: { id: number; results: VerifyOutcome[] }) => {
+      waiting.get(id)?.done(results);
+      waiting.delete(id);
+    });
+    w.on("error", (err) => {
+      for (const p of waiting.values()) p.fail(err);
+      waiting.clear();
+    });
+  }
+  const run = (w: Worker, blobs: string[]) =>
+    new Promise<VerifyOutcome[]>((done, fail) => {
+      const id = nextId++;
+      waiting.set(id, { done, fail });
+      w.postMessage({ id, blobs });
+    });
+  return {
+    async verify(blobs) {
+      const per = Math.ceil(blobs.length / workers.length);
+      const parts = await Promise.all(
+        workers.map((w, i) => run(w, blobs.slice(i * per, (i + 1) * per))),
+      );
+      return parts.flat();
+    },
+    async close() {
+      await Promise.all(workers.map((w) => w.terminate()));
+    },
+  };
+}

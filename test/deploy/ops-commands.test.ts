@@ -1,0 +1,351 @@
+// dtlicense keys rotate | reissue | verify-db and dtlicense doctor, run in-process on temp folders and an embedded database.
+import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { encodeBlob, verifyBlob } from "../../src/core/format.js";
+import {
+  DEV_PRIVATE_KEY_HEX,
+  generateKeypair,
+  importSigner,
+  KeyRing,
+} from "../../src/core/keys.js";
+import { mintLicense } from "../../src/core/mint.js";
+import { loadServerConfig } from "../../src/config/server.js";
+import { openPglite } from "../../src/store/pglite.js";
+import { migrate } from "../../src/store/migrations.js";
+import { getLicense, insertLicense, setStatus } from "../../src/store/licenses.js";
+import { runInProcess, tempHome } from "../helpers/cli.js";
+
+const NOW = new Date("2026-06-01T12:00:00Z");
+const mode = (p: string) => (statSync(p).mode & 0o777).toString(8);
+
+interface RotateJson {
+  kid: string;
+  previous_kid: string | null;
+  ring: { kid: string; public_key: string }[];
+  embed: string;
+}
+
+describe("dtlicense keys rotate", () => {
+  it("creates the first signing key and ring, mode 400, and prints the key to embed", async () => {
+    const home = tempHome();
+    const dir = join(home, "secrets");
+    const r = await runInProcess(["keys", "rotate", "--secrets-dir", dir], { home, now: NOW });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^DATATOOLS_LICENSE_PUBKEY=[0-9a-f]{64}\n$/);
+    expect(mode(dir)).toBe("700");
+    expect(mode(join(dir, "license-signing-key"))).toBe("400");
+    expect(mode(join(dir, "license-public-keys"))).toBe("400");
+  });
+
+  it("switches signing to a new key, keeps the old public key in the ring (newest first) and retires the old private key", async () => {
+    const home = tempHome();
+    const dir = join(home, "secrets");
+    const first = await runInProcess(["keys", "rotate", "--secrets-dir", dir, "--json"], { home });
+    const second = await runInProcess(["keys", "rotate", "--secrets-dir", dir, "--json"], { home });
+    const a = JSON.parse(first.stdout) as RotateJson;
+    const b = JSON.parse(second.stdout) as RotateJson;
+    expect(b.previous_kid).toBe(a.kid);
+    expect(b.ring.map((k) => k.kid)).toEqual([b.kid, a.kid]);
+    expect(b.embed).toBe(`${b.ring[0]!.public_key},${a.ring[0]!.public_key}`);
+    expect(mode(join(dir, `license-signing-key.retired-${a.kid}`))).toBe("400");
+    // The server reads the result as its configuration: signer = new key, ring = both.
+    const config = loadServerConfig(
+      {
+        NODE_ENV: "production",
+        DATATOOLS_LICENSE_PRIVKEY_FILE: join(dir, "license-signing-key"),
+        DATATOOLS_LICENSE_PUBKEY_FILE: join(dir, "license-public-keys"),
+      },
+      {},
+      home,
+    );
+    expect(config.keys.signer?.kid).toBe(b.kid);
+    expect(config.keys.ring.keys().map((k) => k.kid)).toEqual([b.kid, a.kid]);
+  });
+
+  it("stages a next key without switching, then switches to exactly that key", async () => {
+    const home = tempHome();
+    const dir = join(home, "secrets");
+    const a = JSON.parse(
+      (await runInProcess(["keys", "rotate", "--secrets-dir", dir, "--json"], { home })).stdout,
+    ) as RotateJson;
+    const staged = JSON.parse(
+      (await runInProcess(["keys", "rotate", "--secrets-dir", dir, "--stage", "--json"], { home }))
+        .stdout,
+    ) as RotateJson;
+    expect(staged.ring.map((k) => k.kid)).toEqual([a.kid, staged.kid]);
+    const signing = readFileSync(join(dir, "license-signing-key"), "utf8");
+    expect(importSigner(Buffer.from(signing.trim(), "hex")).kid).toBe(a.kid);
+    const again = await runInProcess(["keys", "rotate", "--secrets-dir", dir, "--stage"], { home });
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain("[FILE_EXISTS]");
+    const b = JSON.parse(
+      (await runInProcess(["keys", "rotate", "--secrets-dir", dir, "--json"], { home })).stdout,
+    ) as RotateJson;
+    expect(b.kid).toBe(staged.kid);
+    expect(b.ring.map((k) => k.kid)).toEqual([staged.kid, a.kid]);
+    expect(existsSync(join(dir, "license-signing-key.next"))).toBe(false);
+  });
+
+  it("refuses a signing key file others can read, and changes nothing", async () => {
+    const home = tempHome();
+    const dir = join(home, "secrets");
+    await runInProcess(["keys", "rotate", "--secrets-dir", dir], { home });
+    const key = join(dir, "license-signing-key");
+    const ring = readFileSync(join(dir, "license-public-keys"), "utf8");
+    chmodSync(key, 0o644);
+    const before = readFileSync(key, "utf8");
+    const r = await runInProcess(["keys", "rotate", "--secrets-dir", dir], { home });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("[FILE_INSECURE]");
+    expect(readFileSync(key, "utf8")).toBe(before);
+    expect(readFileSync(join(dir, "license-public-keys"), "utf8")).toBe(ring);
+  });
+});
+
+describe("dtlicense keys reissue --from-log", () => {
+  it("re-signs every unexpired license under the new key, keeping key, buyer, tier and expiry, and appends to the log", async () => {
+    const home = tempHome();
+    const oldKey = importSigner(Buffer.from(generateKeypair().privateKeyHex, "hex"));
+    const next = generateKeypair();
+    const log = join(home, "issued.jsonl");
+    const lines = [
+      mintLicense({ name: "Ada", email: "ada@example.com", tier: "pro", years: 2 }, oldKey, NOW),
+      mintLicense({ name: "Bob", email: "bob@example.com", tier: "lite", years: 1 }, oldKey, NOW),
+      // Expired by NOW: not re-issued.
+      mintLicense(
+        { name: "Old", email: "old@example.com", tier: "core", years: 1 },
+        oldKey,
+        new Date("2024-01-01T00:00:00Z"),
+      ),
+    ].map(({ payload, blob }) => {
+      const { license_key, name, email, tier, issued_at, expires_at } = payload;
+      return JSON.stringify({ license_key, name, email, tier, issued_at, expires_at, blob });
+    });
+    writeFileSync(log, lines.join("\n") + "\n", { mode: 0o600 });
+    const env = { DATATOOLS_LICENSE_PRIVKEY: next.privateKeyHex };
+    const out = join(home, "buyers.csv");
+    const r = await runInProcess(["keys", "reissue", "--from-log", log, "-o", out], {
+      home,
+      env,
+      now: NOW,
+    });
+    expect(r.stderr).toContain("re-issued 2 active license(s)");
+    expect(r.code).toBe(0);
+    const csv = readFileSync(out, "utf8").trim().split("\r\n");
+    expect(csv[0]).toBe("email,name,tier,expires_at,old_license_key,license_key,kid,blob");
+    expect(csv).toHaveLength(3);
+    const ring = new KeyRing([importSigner(Buffer.from(next.privateKeyHex, "hex")).publicKey]);
+    const logged = readFileSync(log, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(logged).toHaveLength(5);
+    for (const [i, rec] of logged.slice(3).entries()) {
+      const orig = JSON.parse(lines[i]!);
+      const { payload } = verifyBlob(rec.blob, ring);
+      expect(payload.kid).toBe(next.kid);
+      expect([payload.license_key, payload.email, payload.tier, payload.expires_at]).toEqual([
+        orig.license_key,
+        orig.email,
+        orig.tier,
+        orig.expires_at,
+      ]);
+    }
+    expect(mode(out)).toBe("600");
+    // Everything is on the new key now: a second run re-issues nothing.
+    const again = await runInProcess(
+      ["keys", "reissue", "--from-log", log, "-o", join(home, "again.json")],
+      { home, env, now: NOW },
+    );
+    expect(again.stderr).toContain("re-issued 0 active license(s)");
+    expect(JSON.parse(readFileSync(join(home, "again.json"), "utf8"))).toEqual([]);
+  });
+
+  it("refuses to overwrite the output file and writes nothing to the log", async () => {
+    const home = tempHome();
+    const log = join(home, "issued.jsonl");
+    writeFileSync(log, "", { mode: 0o600 });
+    const out = join(home, "buyers.csv");
+    writeFileSync(out, "keep");
+    const r = await runInProcess(["keys", "reissue", "--from-log", log, "-o", out], {
+      home,
+      env: { DATATOOLS_LICENSE_PRIVKEY: generateKeypair().privateKeyHex },
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("[FILE_EXISTS]");
+    expect(readFileSync(out, "utf8")).toBe("keep");
+    expect(readFileSync(log, "utf8")).toBe("");
+  });
+
+  it("refuses to re-issue with the development key", async () => {
+    const home = tempHome();
+    const r = await runInProcess(
+      ["keys", "reissue", "--from-log", join(home, "x.jsonl"), "-o", join(home, "o.csv")],
+      { home },
+    );
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("[DEV_KEY_IN_PRODUCTION]");
+    expect(existsSync(join(home, "o.csv"))).toBe(false);
+  });
+});
+
+describe("keys reissue --from-db, keys verify-db and doctor on an embedded database", () => {
+  const home = tempHome("dtl-ops-");
+  const dataDir = join(home, "data");
+  const oldPair = generateKeypair();
+  const newPair = generateKeypair();
+  const oldSigner = importSigner(Buffer.from(oldPair.privateKeyHex, "hex"));
+  const keys: string[] = [];
+  const envWith = (priv: string) => ({
+    DATATOOLS_LICENSE_PRIVKEY: priv,
+    DATATOOLS_LICENSE_PUBKEY: [newPair.publicKeyHex, oldPair.publicKeyHex].join(","),
+  });
+
+  beforeAll(async () => {
+    const db = await openPglite(join(dataDir, "pgdata"));
+    try {
+      await migrate(db);
+      const who = { actor: "test" };
+      for (const [i, tier] of (["lite", "core", "pro", "core"] as const).entries()) {
+        const m = mintLicense(
+          { name: `Buyer ${i}`, email: `b${i}@example.com`, tier, years: 1 + i },
+          oldSigner,
+          NOW,
+        );
+        await insertLicense(db, { ...m.payload, blob: m.blob, source: "api" }, who, NOW);
+        keys.push(m.payload.license_key);
+      }
+      const revoked = (await getLicense(db, keys[3]!))!;
+      await setStatus(db, revoked, "revoked", "revoke", "refund", who, NOW);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it("verify-db passes when every stored blob verifies under the ring", async () => {
+    const r = await runInProcess(["keys", "verify-db", "--data-dir", dataDir, "--json"], {
+      home,
+      env: envWith(oldPair.privateKeyHex),
+    });
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ ok: true, total: 4, problems: [] });
+  });
+
+  it("doctor reports no problems for a sound configuration", async () => {
+    const secrets = join(home, "secrets");
+    await runInProcess(["keys", "rotate", "--secrets-dir", secrets], { home });
+    const r = await runInProcess(
+      ["doctor", "--data-dir", dataDir, "--secrets-dir", secrets, "--json"],
+      { home, env: { ...envWith(oldPair.privateKeyHex), NODE_ENV: "production" } },
+    );
+    const out = JSON.parse(r.stdout) as {
+      ok: boolean;
+      findings: { check: string; level: string }[];
+    };
+    expect(out.findings.filter((f) => f.level === "problem")).toEqual([]);
+    expect(out.ok).toBe(true);
+    expect(r.code).toBe(0);
+  });
+
+  it("doctor names each problem with a fix: loose secret file, dev key, unpublished signing key", async () => {
+    const loose = join(home, "loose-key");
+    writeFileSync(loose, `${DEV_PRIVATE_KEY_HEX}\n`, { mode: 0o644 });
+    chmodSync(loose, 0o644);
+    const r = await runInProcess(
+      ["doctor", "--data-dir", dataDir, "--published-keys", oldPair.publicKeyHex],
+      { home, env: { DATATOOLS_LICENSE_PRIVKEY_FILE: loose } },
+    );
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^FAIL {2}secret files: DATATOOLS_LICENSE_PRIVKEY_FILE: .* mode 644/m);
+    expect(r.stdout).toContain(`fix: chmod 400 ${loose}`);
+    expect(r.stdout).toMatch(/^FAIL {2}configuration: the server would refuse to start/m);
+    chmodSync(loose, 0o400);
+    const dev = await runInProcess(
+      ["doctor", "--data-dir", dataDir, "--published-keys", oldPair.publicKeyHex],
+      { home, env: { DATATOOLS_LICENSE_PRIVKEY_FILE: loose } },
+    );
+    expect(dev.stdout).toMatch(/^warn {2}development key: /m);
+    expect(dev.stdout).toMatch(/^FAIL {2}published keys: the shipped app does not trust/m);
+    expect(dev.stdout).toMatch(/^FAIL {2}stored licenses: .* keys the ring does not trust/m);
+    expect(dev.code).toBe(1);
+  });
+
+  it("doctor reports a database whose migrations are not applied", async () => {
+    const empty = join(home, "empty");
+    const db = await openPglite(join(empty, "pgdata"));
+    await db.close();
+    const r = await runInProcess(["doctor", "--data-dir", empty], {
+      home,
+      env: envWith(oldPair.privateKeyHex),
+    });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^FAIL {2}migrations: schema version 0/m);
+    expect(r.stdout).toContain("fix: dtlicense db migrate");
+  });
+
+  it("reissue re-signs exactly the active licenses under the new key, recording each as superseding the old", async () => {
+    const out = join(home, "reissued.json");
+    const r = await runInProcess(
+      ["keys", "reissue", "--from-db", "--data-dir", dataDir, "-o", out],
+      { home, env: envWith(newPair.privateKeyHex), now: NOW },
+    );
+    expect(r.stderr).toContain("re-issued 3 active license(s)");
+    expect(r.code).toBe(0);
+    const list = JSON.parse(readFileSync(out, "utf8")) as Record<string, string>[];
+    expect(list.map((l) => l.old_license_key).sort()).toEqual(keys.slice(0, 3).sort());
+    const ring = new KeyRing([importSigner(Buffer.from(newPair.privateKeyHex, "hex")).publicKey]);
+    const db = await openPglite(join(dataDir, "pgdata"));
+    try {
+      for (const l of list) {
+        const { payload } = verifyBlob(l.blob!, ring);
+        const old = (await getLicense(db, l.old_license_key!))!;
+        const created = (await getLicense(db, l.license_key!))!;
+        expect(payload.kid).toBe(newPair.kid);
+        expect(old.superseded_by).toBe(l.license_key);
+        expect(created.supersedes).toBe(l.old_license_key);
+        expect([created.email, created.name, created.tier, created.expires_at]).toEqual([
+          old.email,
+          old.name,
+          old.tier,
+          old.expires_at,
+        ]);
+      }
+      expect((await getLicense(db, keys[3]!))!.superseded_by).toBeNull();
+    } finally {
+      await db.close();
+    }
+    const again = await runInProcess(
+      ["keys", "reissue", "--data-dir", dataDir, "-o", out, "--force"],
+      { home, env: envWith(newPair.privateKeyHex), now: NOW },
+    );
+    expect(again.stderr).toContain("re-issued 0 active license(s) under key");
+  });
+
+  it("verify-db fails, naming the license, when a stored blob was altered", async () => {
+    const db = await openPglite(join(dataDir, "pgdata"));
+    try {
+      const forged = encodeBlob(
+        {
+          ...verifyBlob((await getLicense(db, keys[0]!))!.blob, new KeyRing([oldSigner.publicKey]))
+            .payload,
+          tier: "pro",
+        },
+        oldSigner,
+      );
+      // Signed, but no longer what the row says.
+      await db.query("UPDATE licenses SET blob = $1 WHERE license_key = $2", [forged, keys[0]]);
+    } finally {
+      await db.close();
+    }
+    const r = await runInProcess(["keys", "verify-db", "--data-dir", dataDir], {
+      home,
+      env: envWith(newPair.privateKeyHex),
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(
+      `${keys[0]}: the row's tier differ from the blob's signed payload [RECORD_MISMATCH]`,
+    );
+    expect(r.stdout).toMatch(/^FAILED: \d+ of \d+ stored blobs verify/);
+  });
+});

@@ -1,0 +1,130 @@
+// Two `dtlicense serve` processes on one PostgreSQL database, issuing at the same time.
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { generateToken } from "../../src/store/tokens.js";
+import { tempHome } from "../helpers/cli.js";
+import { createScratchDatabase } from "../store/databases.js";
+import { spawnServer, type ServerProcess } from "./spawn.js";
+
+describe.runIf(Boolean(process.env.TEST_DATABASE_URL))(
+  "two servers on one PostgreSQL database",
+  () => {
+    let scratch: Awaited<ReturnType<typeof createScratchDatabase>>;
+    let servers: ServerProcess[] = [];
+    const token = generateToken();
+
+    beforeAll(async () => {
+      scratch = await createScratchDatabase();
+      const home = tempHome("dtl-two-");
+      const secrets = join(home, "secrets");
+      mkdirSync(secrets, { mode: 0o700 });
+      writeFileSync(join(secrets, "admin-token"), token, { mode: 0o400 });
+      // Both start at once on an empty database: migrations and the first token must happen once.
+      servers = await Promise.all(
+        ["a", "b"].map((name) =>
+          spawnServer(["--data-dir", join(home, name)], {
+            HOME: home,
+            DATABASE_URL: scratch.url,
+            DATATOOLS_ADMIN_TOKEN_FILE: join(secrets, "admin-token"),
+            DATATOOLS_LOG_LEVEL: "warn",
+          }),
+        ),
+      );
+    });
+    afterAll(async () => {
+      for (const s of servers) await s.stop();
+      await scratch?.drop();
+    });
+
+    async function query<T>(sql: string): Promise<T[]> {
+      const c = new pg.Client({ connectionString: scratch.url });
+      await c.connect();
+      try {
+        return (await c.query(sql)).rows as T[];
+      } finally {
+        await c.end();
+      }
+    }
+
+    const issue = (server: ServerProcess, i: number, headers: Record<string, string> = {}) =>
+      fetch(`${server.url}/v1/licenses`, {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${token}`,
+          "content-type": "application/json",
+          ...headers,
+        },
+        body: JSON.stringify({ name: `Buyer ${i}`, email: `buyer${i}@example.com`, tier: "core" }),
+      });
+
+    it("migrated once and stored one initial token", async () => {
+      expect(await query("SELECT version FROM schema_migrations")).toEqual([{ version: 1 }]);
+      expect(await query("SELECT name FROM admin_tokens")).toEqual([{ name: "initial" }]);
+      expect(servers[0]!.url).not.toBe(servers[1]!.url);
+    });
+
+    it("issues from both at once with no duplicate keys and one audit event per license", async () => {
+      const N = 200;
+      const responses = await Promise.all(
+        Array.from({ length: N }, (_, i) => issue(servers[i % 2]!, i)),
+      );
+      const bodies = await Promise.all(
+        responses.map((r) => r.json() as Promise<{ license_key: string }>),
+      );
+      expect(responses.map((r) => r.status)).toEqual(Array(N).fill(201));
+      const keys = new Set(bodies.map((b) => b.license_key));
+      expect(keys.size).toBe(N);
+      const [counts] = await query<{
+        licenses: number;
+        keys: number;
+        events: number;
+        orphans: number;
+      }>(`
+      SELECT (SELECT count(*)::int FROM licenses) AS licenses,
+             (SELECT count(DISTINCT license_key)::int FROM licenses) AS keys,
+             (SELECT count(*)::int FROM events WHERE action = 'issue') AS events,
+             (SELECT count(*)::int FROM licenses l WHERE
+                (SELECT count(*) FROM events e WHERE e.license_key = l.license_key AND e.action = 'issue') <> 1) AS orphans`);
+      expect(counts).toEqual({ licenses: N, keys: N, events: N, orphans: 0 });
+    });
+
+    it("gives one license for one Idempotency-Key sent to both servers at once", async () => {
+      const before = (await query<{ n: number }>("SELECT count(*)::int AS n FROM licenses"))[0]!.n;
+      const responses = await Promise.all(
+        Array.from({ length: 10 }, (_, i) =>
+          issue(servers[i % 2]!, 9999, { "idempotency-key": "shared-order-1" }),
+        ),
+      );
+      const bodies = await Promise.all(
+        responses.map((r) => r.json() as Promise<{ license_key: string }>),
+      );
+      expect(responses.map((r) => r.status)).toEqual(Array(10).fill(201));
+      expect(new Set(bodies.map((b) => b.license_key)).size).toBe(1);
+      const after = (await query<{ n: number }>("SELECT count(*)::int AS n FROM licenses"))[0]!.n;
+      expect(after - before).toBe(1);
+    });
+
+    it("sees a token revoked through one server as revoked on the other", async () => {
+      const created = await fetch(`${servers[0]!.url}/v1/admin/tokens`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: JSON.stringify({ name: "temp" }),
+      });
+      const t = (await created.json()) as { id: number; token: string };
+      const ok = await fetch(`${servers[1]!.url}/v1/counts`, {
+        headers: { authorization: `Bearer ${t.token}` },
+      });
+      expect(ok.status).toBe(200);
+      await fetch(`${servers[0]!.url}/v1/admin/tokens/${t.id}/revoke`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}` },
+      });
+      const refused = await fetch(`${servers[1]!.url}/v1/counts`, {
+        headers: { authorization: `Bearer ${t.token}` },
+      });
+      expect(refused.status).toBe(401);
+    });
+  },
+);

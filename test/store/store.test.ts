@@ -1,0 +1,392 @@
+// The store's behaviour, run on embedded PGlite and (with TEST_DATABASE_URL) on PostgreSQL.
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { DEV_PRIVATE_KEY_HEX, KeyRing, importSigner } from "../../src/core/keys.js";
+import { mintLicense, type MintInput } from "../../src/core/mint.js";
+import { isLicenseError } from "../../src/core/errors.js";
+import { sqlState } from "../../src/store/db.js";
+import { LATEST_VERSION, migrate, schemaVersion } from "../../src/store/migrations.js";
+import { openPostgres } from "../../src/store/pg.js";
+import * as L from "../../src/store/licenses.js";
+import * as T from "../../src/store/tokens.js";
+import { claimKey, completeKey, requestHash } from "../../src/store/idempotency.js";
+import { importRecords } from "../../src/store/import.js";
+import { parseLog } from "../../src/issuer/log.js";
+import { toRecord } from "../../src/issuer/issue.js";
+import {
+  backendNames,
+  createScratchDatabase,
+  createTestDatabase,
+  type TestDatabase,
+} from "./databases.js";
+
+const signer = importSigner(Buffer.from(DEV_PRIVATE_KEY_HEX, "hex"));
+const ring = new KeyRing([signer.publicKey]);
+const NOW = new Date("2026-05-13T22:10:27Z");
+const who = { actor: "test", requestId: "req_1" };
+
+function newLicense(input: Partial<MintInput> = {}, now = NOW): L.NewLicense {
+  const { payload, blob } = mintLicense(
+    { name: "Ada Lovelace", email: "ada@example.com", tier: "core", ...input },
+    signer,
+    now,
+  );
+  return { ...payload, blob, source: "api" };
+}
+
+async function count(t: TestDatabase, table: string): Promise<number> {
+  const { rows } = await t.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`);
+  return Number(rows[0]!.n);
+}
+
+describe.each(backendNames())("the store on %s", (backend) => {
+  let t: TestDatabase;
+  beforeAll(async () => {
+    t = await createTestDatabase(backend);
+  });
+  afterAll(async () => {
+    await t?.dispose();
+  });
+  beforeEach(async () => {
+    await t.reset();
+  });
+
+  describe("migrations", () => {
+    it("leaves a migrated database at the latest version and applies nothing a second time", async () => {
+      expect(await schemaVersion(t.db)).toBe(LATEST_VERSION);
+      const again = await migrate(t.db);
+      expect(again).toEqual({ applied: [], version: LATEST_VERSION });
+    });
+
+    it.runIf(backend === "postgres")(
+      "applies each migration once when two servers migrate one database at the same time",
+      async () => {
+        const scratch = await createScratchDatabase();
+        const a = openPostgres({ url: scratch.url });
+        const b = openPostgres({ url: scratch.url });
+        try {
+          const [ra, rb] = await Promise.all([migrate(a), migrate(b)]);
+          const applied = [...ra.applied, ...rb.applied].sort();
+          expect(applied).toEqual(Array.from({ length: LATEST_VERSION }, (_, i) => i + 1));
+          const { rows } = await a.query<{ n: number }>(
+            "SELECT count(*)::int AS n FROM schema_migrations",
+          );
+          expect(Number(rows[0]!.n)).toBe(LATEST_VERSION);
+        } finally {
+          await a.close();
+          await b.close();
+          await scratch.drop();
+        }
+      },
+    );
+  });
+
+  describe("licenses", () => {
+    it("stores a license with its fields and writes one issue event with it", async () => {
+      const l = newLicense({ tier: "pro" });
+      const rec = await L.insertLicense(t.db, l, who, NOW);
+      expect(rec).toMatchObject({
+        license_key: l.license_key,
+        name: "Ada Lovelace",
+        email: "ada@example.com",
+        tier: "pro",
+        issued_at: "2026-05-13T22:10:27Z",
+        expires_at: "2027-05-13T22:10:27Z",
+        kid: signer.kid,
+        blob: l.blob,
+        status: "active",
+        source: "api",
+        superseded_by: null,
+      });
+      expect(await L.getLicense(t.db, l.license_key)).toEqual(rec);
+      const events = await L.listEvents(t.db, l.license_key);
+      expect(events).toHaveLength(1);
+      expect(events[0]).toMatchObject({
+        action: "issue",
+        actor: "test",
+        request_id: "req_1",
+        before: null,
+        at: NOW.toISOString(),
+      });
+      expect(events[0]!.after).toMatchObject({ status: "active", tier: "pro" });
+    });
+
+    it("refuses a second license with a taken key and writes nothing for it", async () => {
+      const first = newLicense({ licenseKey: "DT1-PRO-ACME-2026" });
+      await L.insertLicense(t.db, first, who, NOW);
+      const second = newLicense({ licenseKey: "DT1-PRO-ACME-2026", email: "eve@example.com" });
+      const err = await L.insertLicense(t.db, second, who, NOW).catch((e: unknown) => e);
+      expect(sqlState(err)).toBe("23505");
+      expect(await count(t, "licenses")).toBe(1);
+      expect(await count(t, "events")).toBe(1);
+      expect((await L.getLicense(t.db, "DT1-PRO-ACME-2026"))!.email).toBe("ada@example.com");
+    });
+
+    it("returns undefined for a key that is not stored", async () => {
+      expect(await L.getLicense(t.db, "DT1-CORE-00000000-00000000")).toBeUndefined();
+      expect(await L.getLicenseState(t.db, "DT1-CORE-00000000-00000000")).toBeUndefined();
+    });
+
+    it("changes status inside a transaction and records before and after", async () => {
+      const l = newLicense();
+      await L.insertLicense(t.db, l, who, NOW);
+      const later = new Date(NOW.getTime() + 60_000);
+      await t.db.transaction(async (tx) => {
+        const before = (await L.getLicense(tx, l.license_key, true))!;
+        await L.setStatus(tx, before, "suspended", "suspend", "chargeback", who, later);
+      });
+      const state = await L.getLicenseState(t.db, l.license_key);
+      expect(state?.status).toBe("suspended");
+      const events = await L.listEvents(t.db, l.license_key);
+      expect(events.map((e) => e.action)).toEqual(["issue", "suspend"]);
+      expect(events[1]).toMatchObject({
+        reason: "chargeback",
+        before: { status: "active" },
+        after: { status: "suspended", status_reason: "chargeback" },
+      });
+    });
+
+    it("rolls a failed transaction back so no event is left without its change", async () => {
+      const l = newLicense();
+      await L.insertLicense(t.db, l, who, NOW);
+      await expect(
+        t.db.transaction(async (tx) => {
+          const before = (await L.getLicense(tx, l.license_key, true))!;
+          await L.setStatus(tx, before, "revoked", "revoke", "test", who, NOW);
+          throw new Error("boom");
+        }),
+      ).rejects.toThrow("boom");
+      expect((await L.getLicense(t.db, l.license_key))!.status).toBe("active");
+      expect(await count(t, "events")).toBe(1);
+    });
+
+    it("links a renewal to the license it supersedes", async () => {
+      const old = newLicense();
+      await L.insertLicense(t.db, old, who, NOW);
+      const renewed = { ...newLicense(), supersedes: old.license_key };
+      await t.db.transaction(async (tx) => {
+        const before = (await L.getLicense(tx, old.license_key, true))!;
+        await L.insertLicense(tx, renewed, who, NOW, "renew");
+        await L.markSuperseded(tx, before, renewed.license_key, who, NOW);
+      });
+      expect((await L.getLicense(t.db, old.license_key))!.superseded_by).toBe(renewed.license_key);
+      expect((await L.getLicense(t.db, renewed.license_key))!.supersedes).toBe(old.license_key);
+      expect((await L.listEvents(t.db, old.license_key)).map((e) => e.action)).toEqual([
+        "issue",
+        "supersede",
+      ]);
+    });
+  });
+
+  describe("listing", () => {
+    async function seed() {
+      const rows = [
+        newLicense({ name: "Ada Lovelace", email: "Ada@Example.com", tier: "pro" }),
+        newLicense({ name: "Zoë Ångström", email: "zoe@example.org", tier: "lite" }),
+        newLicense({ name: "Bob 100%_done", email: "bob@example.net", tier: "core" }),
+        newLicense({ name: "Carol", email: "carol@example.net", tier: "core", years: 3 }),
+        newLicense(
+          { name: "Old Buyer", email: "old@example.net", tier: "core" },
+          new Date("2024-01-01T00:00:00Z"),
+        ),
+      ];
+      for (const r of rows) await L.insertLicense(t.db, r, who, NOW);
+      return rows;
+    }
+
+    it("filters by e-mail ignoring case, by tier and by state", async () => {
+      const rows = await seed();
+      const page = (f: Partial<L.ListFilter>) =>
+        L.listLicenses(t.db, { limit: 50, ...f }, NOW).then((p) => p.licenses.map((l) => l.name));
+      expect(await page({ email: "ADA@example.COM" })).toEqual(["Ada Lovelace"]);
+      expect((await page({ tier: "core" })).sort()).toEqual([
+        "Bob 100%_done",
+        "Carol",
+        "Old Buyer",
+      ]);
+      expect(await page({ state: "expired" })).toEqual(["Old Buyer"]);
+      expect((await page({ state: "active" })).length).toBe(4);
+      await t.db.transaction(async (tx) => {
+        const b = (await L.getLicense(tx, rows[2]!.license_key, true))!;
+        await L.setStatus(tx, b, "revoked", "revoke", "refund", who, NOW);
+      });
+      expect(await page({ state: "revoked" })).toEqual(["Bob 100%_done"]);
+      expect((await page({ expiringWithinDays: 400 })).sort()).toEqual([
+        "Ada Lovelace",
+        "Zoë Ångström",
+      ]);
+    });
+
+    it("searches name, e-mail and key as literal text, unicode included", async () => {
+      const rows = await seed();
+      const names = (search: string) =>
+        L.listLicenses(t.db, { limit: 50, search }, NOW).then((p) => p.licenses.map((l) => l.name));
+      expect(await names("ångström")).toEqual(["Zoë Ångström"]);
+      expect(await names("100%_")).toEqual(["Bob 100%_done"]);
+      expect(await names("%")).toEqual(["Bob 100%_done"]);
+      expect(await names("_")).toEqual(["Bob 100%_done"]);
+      expect(await names("example.org")).toEqual(["Zoë Ångström"]);
+      expect(await names(rows[3]!.license_key.slice(-8))).toEqual(["Carol"]);
+      for (const payload of [
+        "' OR '1'='1",
+        "'; DROP TABLE licenses; --",
+        "\\",
+        "ada' UNION SELECT * FROM admin_tokens --",
+        "Ｚｏë",
+        "😀",
+      ]) {
+        const found = await L.listLicenses(t.db, { limit: 50, search: payload }, NOW);
+        expect(found.licenses).toEqual([]);
+      }
+      expect(await count(t, "licenses")).toBe(5);
+    });
+
+    it("pages newest first with a cursor, every license exactly once", async () => {
+      for (let i = 0; i < 7; i++)
+        await L.insertLicense(t.db, newLicense({ name: `Buyer ${i}` }), who, NOW);
+      const seen: string[] = [];
+      let after: number | undefined;
+      for (;;) {
+        const page = await L.listLicenses(t.db, { limit: 3, ...(after ? { after } : {}) }, NOW);
+        seen.push(...page.licenses.map((l) => l.name));
+        if (page.nextAfter === null) break;
+        after = page.nextAfter;
+      }
+      expect(seen).toEqual([6, 5, 4, 3, 2, 1, 0].map((i) => `Buyer ${i}`));
+    });
+
+    it("counts licenses by tier and by state", async () => {
+      await seed();
+      expect(await L.countLicenses(t.db, NOW)).toEqual({
+        total: 5,
+        by_tier: { lite: 1, core: 3, pro: 1 },
+        by_state: { active: 4, expired: 1, suspended: 0, revoked: 0 },
+      });
+    });
+  });
+
+  describe("admin tokens", () => {
+    it("stores only a hash, authenticates the token, and stops after revocation", async () => {
+      const token = T.generateToken();
+      expect(token).toMatch(/^dtl_admin_[A-Za-z0-9_-]{43}$/);
+      const created = await T.insertToken(t.db, "ops laptop", token, "cli", NOW);
+      const { rows } = await t.db.query<Record<string, unknown>>("SELECT * FROM admin_tokens");
+      expect(JSON.stringify(rows)).not.toContain(token);
+      expect(JSON.stringify(rows)).not.toContain(token.slice(10));
+      expect(await T.authenticateToken(t.db, token)).toMatchObject({
+        id: created.id,
+        name: "ops laptop",
+      });
+      expect(await T.authenticateToken(t.db, T.generateToken())).toBeUndefined();
+      expect(await T.authenticateToken(t.db, "not a token")).toBeUndefined();
+      await T.revokeToken(t.db, "ops laptop", NOW);
+      expect(await T.authenticateToken(t.db, token)).toBeUndefined();
+      const listed = await T.listTokens(t.db);
+      expect(listed).toHaveLength(1);
+      expect(listed[0]!.revoked_at).toBe(NOW.toISOString());
+    });
+
+    it("refuses a second live token with the same name and revoking an unknown token", async () => {
+      await T.insertToken(t.db, "ci", T.generateToken(), "cli", NOW);
+      const dup = await T.insertToken(t.db, "ci", T.generateToken(), "cli", NOW).catch((e) => e);
+      expect(isLicenseError(dup, "REQUEST_INVALID")).toBe(true);
+      const missing = await T.revokeToken(t.db, "nobody", NOW).catch((e) => e);
+      expect(isLicenseError(missing, "NOT_FOUND")).toBe(true);
+      expect(await T.tokenCount(t.db)).toBe(1);
+    });
+  });
+
+  describe("idempotency keys", () => {
+    it("returns the stored response for the same request and refuses a different one", async () => {
+      const h1 = requestHash("POST", "/v1/licenses", { name: "a" });
+      const h2 = requestHash("POST", "/v1/licenses", { name: "b" });
+      await t.db.transaction(async (tx) => {
+        expect(await claimKey(tx, "k1", h1, NOW)).toBeUndefined();
+        await completeKey(tx, "k1", { status: 201, body: { ok: true } });
+      });
+      expect(await t.db.transaction((tx) => claimKey(tx, "k1", h1, NOW))).toEqual({
+        status: 201,
+        body: { ok: true },
+      });
+      const err = await t.db.transaction((tx) => claimKey(tx, "k1", h2, NOW)).catch((e) => e);
+      expect(isLicenseError(err, "IDEMPOTENCY_KEY_REUSED")).toBe(true);
+    });
+
+    it("frees a key whose first request rolled back", async () => {
+      const h = requestHash("POST", "/v1/licenses", {});
+      await t.db
+        .transaction(async (tx) => {
+          await claimKey(tx, "k2", h, NOW);
+          throw new Error("failed");
+        })
+        .catch(() => undefined);
+      expect(await t.db.transaction((tx) => claimKey(tx, "k2", h, NOW))).toBeUndefined();
+    });
+  });
+
+  describe("import", () => {
+    function jsonl(rows: L.NewLicense[]): string {
+      return (
+        rows
+          .map((r) => JSON.stringify(toRecord({ payload: { v: 2, ...r }, blob: r.blob })))
+          .join("\n") + "\n"
+      );
+    }
+
+    it("imports verified lines, reports bad ones by line, and adds nothing on a second run", async () => {
+      const good = [
+        newLicense({ name: "One" }),
+        newLicense({ name: "Two" }),
+        newLicense({ name: "Three" }),
+      ];
+      const lines = jsonl(good).split("\n");
+      // line 4: fields differ from the payload; line 5: a flipped signature; line 6: torn JSON
+      const tampered = JSON.parse(lines[0]!);
+      tampered.tier = "pro";
+      tampered.license_key = "DT1-PRO-aaaaaaaa-bbbbbbbb";
+      const forged = JSON.parse(lines[1]!);
+      forged.license_key = "DT1-CORE-cccccccc-dddddddd";
+      const sig = forged.blob.slice(-4);
+      forged.blob = forged.blob.slice(0, -4) + (sig === "AAAA" ? "BBBB" : "AAAA");
+      const text =
+        lines.slice(0, 3).join("\n") +
+        `\n${JSON.stringify(tampered)}\n${JSON.stringify(forged)}\n{"license_key": "DT1`;
+      const { records, problems } = parseLog(text);
+      expect(problems.map((p) => p.line)).toEqual([6]);
+      const first = await importRecords(t.db, records, ring, { actor: "import" }, NOW, {
+        batchSize: 2,
+      });
+      expect(first.imported).toBe(3);
+      expect(first.already_present).toBe(0);
+      expect(first.rejected.map((r) => [r.line, r.code])).toEqual([
+        [4, "RECORD_MISMATCH"],
+        [5, expect.stringMatching(/SIGNATURE_INVALID|BLOB_ENCODING/)],
+      ]);
+      expect(await count(t, "licenses")).toBe(3);
+      expect(await count(t, "events")).toBe(3);
+      const second = await importRecords(t.db, records, ring, { actor: "import" }, NOW);
+      expect(second.imported).toBe(0);
+      expect(second.already_present).toBe(3);
+      expect(await count(t, "licenses")).toBe(3);
+      expect(await count(t, "events")).toBe(3);
+      const stored = await L.getLicense(t.db, good[1]!.license_key);
+      expect(stored).toMatchObject({ source: "import", blob: good[1]!.blob, name: "Two" });
+    });
+
+    it("rejects a line whose key is stored with a different blob, and a repeat inside the input", async () => {
+      const a = newLicense({ licenseKey: "DT1-CORE-KEY-0001" });
+      await L.insertLicense(t.db, a, who, NOW);
+      const b = newLicense({ licenseKey: "DT1-CORE-KEY-0001", name: "Someone Else" });
+      const c = newLicense({ licenseKey: "DT1-CORE-KEY-0002" });
+      const c2 = newLicense({ licenseKey: "DT1-CORE-KEY-0002", years: 2 });
+      const { records } = parseLog(jsonl([b, c, c, c2]));
+      const s = await importRecords(t.db, records, ring, { actor: "import" }, NOW);
+      expect(s.imported).toBe(1);
+      expect(s.already_present).toBe(1);
+      expect(s.rejected.map((r) => [r.line, r.code])).toEqual([
+        [1, "LICENSE_KEY_TAKEN"],
+        [4, "LICENSE_KEY_TAKEN"],
+      ]);
+      expect((await L.getLicense(t.db, "DT1-CORE-KEY-0001"))!.name).toBe("Ada Lovelace");
+    });
+  });
+});
