@@ -111,7 +111,7 @@ stop_server() {
 cleanup() {
   local code=$?
   trap - EXIT INT TERM
-  [ -n "${WATCHDOG:-}" ] && kill "$WATCHDOG" 2>/dev/null
+  if [ -n "${WATCHDOG:-}" ]; then kill "$WATCHDOG" 2>/dev/null || true; fi
   stop_server
   if [ "$NGINX_STARTED" = 1 ]; then
     "$NGINX" -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx/" -s stop 2>/dev/null || true
@@ -155,10 +155,11 @@ chmod 700 "$WORK/pg"
 check "initdb failed" pg_as_owner "$PG_BIN/initdb" -D "$WORK/pg/data" -U datatools \
   --auth=scram-sha-256 --pwfile="$WORK/pg/pwfile" --encoding=UTF8 --locale=C.UTF-8 >/dev/null
 rm -f "$WORK/pg/pwfile"
+# Set before the start: a start that times out may still leave a postmaster to stop.
+PG_STARTED=1
 check "pg_ctl start failed (see $WORK/pg/log)" pg_as_owner "$PG_BIN/pg_ctl" -D "$WORK/pg/data" \
   -l "$WORK/pg/log" -w -t 30 \
   -o "-c listen_addresses=127.0.0.1 -c port=$PG_PORT -c unix_socket_directories=$WORK/pg" start >/dev/null
-PG_STARTED=1
 
 # --- secrets -------------------------------------------------------------------
 step "secrets folder (mode 700, files mode 400) and the first signing key"
@@ -285,8 +286,8 @@ http {
 }
 EOF
 check "nginx -t failed on the site file" "$NGINX" -t -q -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx/"
-check "nginx did not start" "$NGINX" -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx/"
 NGINX_STARTED=1
+check "nginx did not start" "$NGINX" -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx/"
 PUBLIC="https://$HOST:$HTTPS_PORT"
 CURL_PUBLIC=(curl -sS --cacert "$TLS/ca.pem" --resolve "$HOST:$HTTPS_PORT:127.0.0.1")
 for _ in $(seq 1 50); do
@@ -362,7 +363,9 @@ echo "$PROG: backup $(basename "$DUMP") ($(stat -c %s "$DUMP") bytes)"
 stop_server
 check "cannot drop the database" "${PSQL[@]}" -d "postgres://datatools@127.0.0.1:$PG_PORT/postgres" \
   -c "DROP DATABASE licenses"
-VERIFY_CMD="env DATATOOLS_LICENSE_PUBKEY_FILE='$SECRETS/license-public-keys' HOME='$WORK' node '$ROOT/dist/cli/main.js' keys verify-db"
+# restore.sh runs this through bash -c: every word quoted for the shell.
+printf -v VERIFY_CMD '%q ' env "DATATOOLS_LICENSE_PUBKEY_FILE=$SECRETS/license-public-keys" "HOME=$WORK" \
+  node "$ROOT/dist/cli/main.js" keys verify-db
 check "restore.sh failed" bash "$ROOT/deploy/scripts/restore.sh" --db-url "$DB_URL" \
   --password-file "$SECRETS/db-password" --create --pg-bin "$PG_BIN" --verify-with "$VERIFY_CMD" "$DUMP"
 # A second restore over the now non-empty database is refused (exit 3) and changes nothing.

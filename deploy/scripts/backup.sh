@@ -5,6 +5,7 @@
 set -euo pipefail
 
 PROG=backup.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 DB_URL="${DATABASE_URL:-postgres://datatools@127.0.0.1:5433/licenses}"
 PASSWORD_FILE="${DATABASE_PASSWORD_FILE:-/srv/datatools-license/secrets/db-password}"
 OUT_DIR="${DATATOOLS_BACKUP_DIR:-/srv/datatools-license/backups}"
@@ -35,7 +36,8 @@ Options:
   -h, --help             show this help
 
 Prints the path of the new dump on stdout. Exits non-zero, saying why on
-stderr, when anything fails; a failed run leaves no partial dump behind.
+stderr, when anything fails; a failed run leaves no partial dump behind. Two
+runs at once are refused (flock on --out-dir).
 EOF
 }
 
@@ -57,9 +59,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-case "$RETENTION_DAYS" in
-  '' | *[!0-9]*) die "--retention-days must be a whole number of days, not '$RETENTION_DAYS'" ;;
-esac
+is_whole "$RETENTION_DAYS" || { echo "$PROG: --retention-days must be a whole number of days, not '$RETENTION_DAYS'" >&2; exit 2; }
 
 PG_DUMP=pg_dump
 PG_RESTORE=pg_restore
@@ -70,6 +70,15 @@ fi
 command -v "$PG_DUMP" >/dev/null || die "$PG_DUMP not found; install postgresql-client or pass --pg-bin"
 command -v sha256sum >/dev/null || die "sha256sum not found (coreutils)"
 
+# checksum_into_place PART FINAL: writes FINAL.sha256 (sha256sum -c format,
+# naming FINAL) and renames PART to FINAL, each step atomic.
+checksum_into_place() {
+  local sum
+  sum="$(sha256sum <"$1")" || return 1
+  printf '%s  %s\n' "${sum%% *}" "$(basename "$2")" >"$2.sha256.part" &&
+    mv "$2.sha256.part" "$2.sha256" && mv "$1" "$2"
+}
+
 umask 077
 mkdir -p "$OUT_DIR" || die "cannot create $OUT_DIR"
 [ -w "$OUT_DIR" ] || die "$OUT_DIR is not writable by $(id -un)"
@@ -78,37 +87,43 @@ STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
 BASE="licenses-$STAMP"
 DUMP="$OUT_DIR/$BASE.dump"
 PART="$DUMP.part"
-[ -e "$DUMP" ] && die "$DUMP already exists (two backups in one second?)"
+LOG_COPY="$OUT_DIR/$BASE.issued.jsonl"
 
-# The password goes through a private pgpass file, never the command line.
-TMP_PGPASS=""
+# One backup at a time: a second run would race the first's retention.
+if command -v flock >/dev/null; then
+  # The lock is on the folder itself: no lock file to leave behind.
+  exec 9<"$OUT_DIR"
+  flock -n 9 || die "another backup.sh is running in $OUT_DIR"
+fi
+if [ -e "$DUMP" ]; then die "$DUMP already exists (two backups in one second?)"; fi
+
+# Everything half-written is removed on any exit; only finished files are renamed into place.
+WORK="$(mktemp -d)"
 cleanup() {
-  if [ -n "$TMP_PGPASS" ]; then rm -f "$TMP_PGPASS"; fi
-  rm -f "$PART"
+  rm -rf "$WORK"
+  rm -f "$PART" "$DUMP.sha256.part" "$LOG_COPY.part" "$LOG_COPY.sha256.part"
 }
 trap cleanup EXIT
+# The password goes through a private pgpass file, never the command line.
 if [ -n "$PASSWORD_FILE" ] && [ -e "$PASSWORD_FILE" ]; then
   [ -r "$PASSWORD_FILE" ] || die "cannot read $PASSWORD_FILE as $(id -un)"
-  TMP_PGPASS="$(mktemp)"
-  # pgpass fields escape ':' and '\'.
-  printf '*:*:*:*:%s\n' "$(sed -e 's/[\\:]/\\&/g' "$PASSWORD_FILE" | head -n 1)" >"$TMP_PGPASS"
-  export PGPASSFILE="$TMP_PGPASS"
+  write_pgpass "$PASSWORD_FILE" "$WORK/pgpass" || die "cannot write a pgpass file"
+  export PGPASSFILE="$WORK/pgpass"
 fi
 
 # pg_dump reads every table in one repeatable-read snapshot, so the dump is
 # consistent while the API keeps serving.
 "$PG_DUMP" --format=custom --compress=6 --no-password --file="$PART" --dbname="$DB_URL" ||
-  die "pg_dump of $(printf '%s' "$DB_URL" | sed -E 's#://([^:@/]+):[^@/]*@#://\1:***@#') failed (see above)"
+  die "pg_dump of $(mask_url "$DB_URL") failed (see above)"
 [ -s "$PART" ] || die "pg_dump wrote an empty file"
 "$PG_RESTORE" --list "$PART" >/dev/null || die "the new dump is not readable by pg_restore"
-mv "$PART" "$DUMP"
-(cd "$OUT_DIR" && sha256sum "$BASE.dump" >"$BASE.dump.sha256") || die "cannot write $DUMP.sha256"
+# The checksum lands first, so a dump is never in place without one.
+checksum_into_place "$PART" "$DUMP" || die "cannot write $DUMP.sha256"
 
 if [ -n "$ISSUANCE_LOG" ]; then
   if [ -f "$ISSUANCE_LOG" ]; then
-    cp "$ISSUANCE_LOG" "$OUT_DIR/$BASE.issued.jsonl" || die "cannot copy $ISSUANCE_LOG"
-    (cd "$OUT_DIR" && sha256sum "$BASE.issued.jsonl" >"$BASE.issued.jsonl.sha256") ||
-      die "cannot checksum the issuance log copy"
+    cp "$ISSUANCE_LOG" "$LOG_COPY.part" || die "cannot copy $ISSUANCE_LOG"
+    checksum_into_place "$LOG_COPY.part" "$LOG_COPY" || die "cannot checksum the issuance log copy"
   else
     echo "$PROG: note: no issuance log at $ISSUANCE_LOG; nothing copied" >&2
   fi

@@ -5,6 +5,7 @@
 set -euo pipefail
 
 PROG=monitor.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 API_URL="http://127.0.0.1:8090"
 PUBLIC_URL="https://license.unalogix.com"
 CERT_DAYS=21
@@ -61,8 +62,12 @@ while [ $# -gt 0 ]; do
   esac
 done
 for n in "$CERT_DAYS" "$BACKUP_HOURS" "$TIMEOUT"; do
-  case "$n" in '' | *[!0-9]*) echo "$PROG: '$n' is not a whole number (see --help)" >&2; exit 2 ;; esac
+  is_whole "$n" || { echo "$PROG: '$n' is not a whole number (see --help)" >&2; exit 2; }
 done
+case "$PUBLIC_URL" in
+  '' | https://*) ;;
+  *) echo "$PROG: --public-url must be an https:// URL (or \"\" to skip), not '$PUBLIC_URL'" >&2; exit 2 ;;
+esac
 
 PROBLEMS=0
 problem() {
@@ -89,22 +94,11 @@ for path in /healthz /readyz; do
 done
 
 if [ -n "$PUBLIC_URL" ]; then
-  hostport="${PUBLIC_URL#https://}"
-  hostport="${hostport%%/*}"
-  host="${hostport%%:*}"
-  port=443
-  [ "$hostport" != "$host" ] && port="${hostport##*:}"
-  connect="$host:$port"
-  if [ -n "$RESOLVE" ]; then
-    addr="${RESOLVE#*:*:}"
-    connect="$addr:$port"
-  fi
-  end="$(openssl s_client -connect "$connect" -servername "$host" </dev/null 2>/dev/null |
-    openssl x509 -noout -enddate 2>/dev/null | sed 's/^notAfter=//')" || end=""
-  if [ -z "$end" ]; then
+  read -r host connect <<<"$(tls_target "$PUBLIC_URL" "$RESOLVE")"
+  read -r days end <<<"$(cert_days_left "$host" "$connect" "$TIMEOUT")" || true
+  if [ -z "${days:-}" ]; then
     problem "certificate: cannot read the certificate of $host at $connect"
   else
-    days=$((($(date -u -d "$end" +%s) - $(date -u +%s)) / 86400))
     if [ "$days" -lt "$CERT_DAYS" ]; then
       problem "certificate: $host expires in $days days ($end); check certbot renew and its timer"
     else
@@ -134,6 +128,7 @@ if [ -n "$BACKUP_DIR" ]; then
     else
       fine "backup $file is $age_h hours old"
     fi
+    [ -s "$file" ] || problem "backup: $file is empty; see journalctl -u datatools-license-backup"
     [ -f "$file.sha256" ] || problem "backup: $file has no checksum file $file.sha256"
   fi
 fi

@@ -5,6 +5,7 @@
 set -euo pipefail
 
 PROG=restore.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 DB_URL="${DATABASE_URL:-postgres://datatools@127.0.0.1:5433/licenses}"
 PASSWORD_FILE="${DATABASE_PASSWORD_FILE:-/srv/datatools-license/secrets/db-password}"
 CREATE=0
@@ -21,7 +22,7 @@ Restores a backup.sh dump into an empty database and checks the result.
 Refuses, changing nothing, when the checksum file is missing or does not
 match, or when the target database already holds tables.
 
-Steps: sha256sum -c BACKUP.dump.sha256; pg_restore --list; check the target is
+Steps: the dump's sha256 against BACKUP.dump.sha256; pg_restore --list; check the target is
 empty; pg_restore in one transaction (--exit-on-error); compare every table's
 row count with the dump's; run the blob check (every stored blob verifies
 against the key ring the environment configures).
@@ -87,29 +88,27 @@ command -v "$PG_RESTORE" >/dev/null || die "$PG_RESTORE not found"
 [ -f "$DUMP" ] || die "no such backup: $DUMP"
 SUM="$DUMP.sha256"
 [ -f "$SUM" ] || refuse "no checksum file $SUM beside the backup; cannot tell it is intact"
-(cd "$(dirname "$DUMP")" && sha256sum --check --status "$(basename "$SUM")") ||
+# The digest of this very file against the one recorded: the name inside the
+# .sha256 file is not trusted to point at it.
+EXPECTED="$(sed -n '1s/^\([0-9a-f]\{64\}\) .*$/\1/p' "$SUM")"
+ACTUAL="$(sha256sum <"$DUMP")" || die "cannot read $DUMP"
+ACTUAL="${ACTUAL%% *}"
+[ -n "$EXPECTED" ] || refuse "$SUM holds no sha256 digest; nothing was restored"
+[ "$EXPECTED" = "$ACTUAL" ] ||
   refuse "checksum mismatch: $DUMP does not match $SUM (damaged or altered); nothing was restored"
 "$PG_RESTORE" --list "$DUMP" >/dev/null || die "$DUMP is not a pg_dump custom-format archive"
 echo "$PROG: checksum ok: $DUMP" >&2
 
 umask 077
-TMP_PGPASS=""
 WORK="$(mktemp -d)"
-cleanup() {
-  if [ -n "$TMP_PGPASS" ]; then rm -f "$TMP_PGPASS"; fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+trap 'rm -rf "$WORK"' EXIT
 if [ -n "$PASSWORD_FILE" ] && [ -e "$PASSWORD_FILE" ]; then
   [ -r "$PASSWORD_FILE" ] || die "cannot read $PASSWORD_FILE as $(id -un)"
-  TMP_PGPASS="$WORK/pgpass"
-  printf '*:*:*:*:%s\n' "$(sed -e 's/[\\:]/\\&/g' "$PASSWORD_FILE" | head -n 1)" >"$TMP_PGPASS"
-  export PGPASSFILE="$TMP_PGPASS"
+  write_pgpass "$PASSWORD_FILE" "$WORK/pgpass" || die "cannot write a pgpass file"
+  export PGPASSFILE="$WORK/pgpass"
 else
   PASSWORD_FILE=""
 fi
-
-masked() { printf '%s' "$1" | sed -E 's#://([^:@/]+):[^@/]*@#://\1:***@#'; }
 q() { "$PSQL" -X -q -At --no-password -v ON_ERROR_STOP=1 --dbname="$1" -c "$2"; }
 
 # 2. The target exists (or is created) and is empty.
@@ -123,11 +122,11 @@ if ! q "$DB_URL" "SELECT 1" >/dev/null 2>"$WORK/connect.err"; then
       '' | *[!A-Za-z0-9_]*) die "will not create a database named '$DB_NAME' (letters, digits, _ only)" ;;
     esac
     q "$MAINT_URL" "CREATE DATABASE \"$DB_NAME\"" >/dev/null ||
-      die "cannot create database $DB_NAME on $(masked "$MAINT_URL")"
+      die "cannot create database $DB_NAME on $(mask_url "$MAINT_URL")"
     echo "$PROG: created database $DB_NAME" >&2
   else
     cat "$WORK/connect.err" >&2
-    die "cannot connect to $(masked "$DB_URL")"
+    die "cannot connect to $(mask_url "$DB_URL")"
   fi
 fi
 EXISTING="$(q "$DB_URL" "SELECT string_agg(n.nspname || '.' || c.relname, ', ' ORDER BY 1)
@@ -135,13 +134,13 @@ EXISTING="$(q "$DB_URL" "SELECT string_agg(n.nspname || '.' || c.relname, ', ' O
   WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
     AND n.nspname NOT IN ('pg_catalog', 'information_schema')
     AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'")" ||
-  die "cannot inspect $(masked "$DB_URL")"
+  die "cannot inspect $(mask_url "$DB_URL")"
 if [ -n "$EXISTING" ]; then
   refuse "the target database $DB_NAME is not empty (it has ${EXISTING:0:200}); restore into a new, empty database, or drop this one first"
 fi
 
 # 3. Restore in one transaction: it all lands, or nothing does.
-echo "$PROG: restoring into $(masked "$DB_URL")" >&2
+echo "$PROG: restoring into $(mask_url "$DB_URL")" >&2
 "$PG_RESTORE" --exit-on-error --single-transaction --no-owner --no-privileges --no-password \
   --dbname="$DB_URL" "$DUMP" || die "pg_restore failed; the target was left as it was (empty)"
 

@@ -4,6 +4,7 @@
 set -euo pipefail
 
 PROG=smoke-test.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 URL="https://license.unalogix.com"
 MIN_DAYS=14
 TIMEOUT=10
@@ -58,7 +59,8 @@ done
 for tool in curl jq openssl; do
   command -v "$tool" >/dev/null || { echo "$PROG: error: $tool is not installed" >&2; exit 1; }
 done
-case "$MIN_DAYS" in '' | *[!0-9]*) echo "$PROG: --min-days must be a whole number" >&2; exit 2 ;; esac
+is_whole "$MIN_DAYS" || { echo "$PROG: --min-days must be a whole number" >&2; exit 2; }
+is_whole "$TIMEOUT" || { echo "$PROG: --timeout must be a whole number of seconds" >&2; exit 2; }
 if [ -n "$BLOB_FILE" ] && [ ! -r "$BLOB_FILE" ]; then
   echo "$PROG: error: cannot read $BLOB_FILE" >&2
   exit 1
@@ -95,26 +97,11 @@ fi
 
 case "$URL" in
   https://*)
-    hostport="${URL#https://}"
-    hostport="${hostport%%/*}"
-    host="${hostport%%:*}"
-    port=443
-    [ "$hostport" != "$host" ] && port="${hostport##*:}"
-    connect="$host:$port"
-    if [ -n "$RESOLVE" ]; then
-      # --resolve HOST:PORT:ADDR → connect to ADDR, still sending HOST as SNI.
-      addr="${RESOLVE#*:*:}"
-      addr="${addr#[}"
-      addr="${addr%]}"
-      connect="$addr:$port"
-      case "$addr" in *:*) connect="[$addr]:$port" ;; esac
-    fi
-    end="$(openssl s_client -connect "$connect" -servername "$host" </dev/null 2>/dev/null |
-      openssl x509 -noout -enddate 2>/dev/null | sed 's/^notAfter=//')" || end=""
-    if [ -z "$end" ]; then
+    read -r host connect <<<"$(tls_target "$URL" "$RESOLVE")"
+    read -r days end <<<"$(cert_days_left "$host" "$connect" "$TIMEOUT")" || true
+    if [ -z "${days:-}" ]; then
       fail "tls: could not read the certificate of $host from $connect"
     else
-      days=$((($(date -u -d "$end" +%s) - $(date -u +%s)) / 86400))
       if [ "$days" -ge "$MIN_DAYS" ]; then
         ok "tls certificate for $host: $days days left (expires $end)"
       else

@@ -13,6 +13,10 @@ import type { Wrap } from "./program.js";
 export const SERVER_URL_VAR = "DATATOOLS_SERVER_URL";
 export const ADMIN_TOKEN_VAR = "DATATOOLS_ADMIN_TOKEN";
 
+const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
+/** How long an API call may take before the command gives up. */
+const API_TIMEOUT_MS = 60_000;
+
 /** How a command reaches the server's API, when it does. */
 export interface ApiTarget {
   readonly url: string;
@@ -43,10 +47,23 @@ export function remoteOptions(cmd: Command): Command {
 export function apiTarget(ctx: CliContext, opts: RemoteOptions): ApiTarget | undefined {
   const url = opts.url ?? (ctx.env[SERVER_URL_VAR] || undefined);
   if (url === undefined) return undefined;
-  if (!/^https?:\/\/[^\s]+$/.test(url)) {
+  let parsed: URL | undefined;
+  try {
+    parsed = /^https?:\/\/[^\s]+$/.test(url) ? new URL(url) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  if (!parsed) {
     throw new LicenseError(
       "USAGE",
       `--url must be an http:// or https:// address, not "${url.slice(0, 60)}"`,
+    );
+  }
+  // The admin token is a bearer credential: plain HTTP only where nobody can listen in.
+  if (parsed.protocol === "http:" && !LOOPBACK_HOSTS.has(parsed.hostname)) {
+    throw new LicenseError(
+      "USAGE",
+      `--url ${parsed.origin} would send the admin token unencrypted; use https:// (or http:// to 127.0.0.1 or localhost only)`,
     );
   }
   const token = opts.tokenFile
@@ -77,6 +94,7 @@ export async function callApi<T>(
         ...(body !== undefined ? { "content-type": "application/json" } : {}),
       },
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      signal: AbortSignal.timeout(API_TIMEOUT_MS),
     });
   } catch (err) {
     throw new LicenseError(
@@ -217,7 +235,7 @@ export function registerAdmin(program: Command, ctx: CliContext, wrap: Wrap): vo
   token
     .command("generate")
     .description(
-      "print a new random token without storing it, for DATATOOLS_ADMIN_TOKEN_FILE\n" +
+      "print a new random token without storing it, for DATATOOLS_ADMIN_TOKEN_FILE " +
         "(the server stores its hash on first start)",
     )
     .action(

@@ -9,10 +9,8 @@ const DATA_DIR_HELP =
 
 /** Opens the database the environment configures (DATABASE_URL, or PGlite in the data folder). */
 export async function openConfiguredDatabase(ctx: CliContext, dataDir: string | undefined) {
-  const { loadDatabaseConfig } = await import("../config/server.js");
-  const { openDatabase } = await import("../store/open.js");
-  const config = loadDatabaseConfig(ctx.env, dataDir !== undefined ? { dataDir } : {}, ctx.home);
-  return openDatabase(config.database);
+  const { openDeploymentDatabase } = await import("./ops-env.js");
+  return (await openDeploymentDatabase(ctx, dataDir)).db;
 }
 
 export function registerDb(program: Command, ctx: CliContext, wrap: Wrap): void {

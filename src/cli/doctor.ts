@@ -16,9 +16,14 @@ import {
   readPublicKeyFile,
   resolveKeys,
 } from "../config/keys.js";
-import { loadDatabaseConfig, loadServerConfig, SERVER_VARS } from "../config/server.js";
+import {
+  loadDatabaseConfig,
+  loadServerConfig,
+  SERVER_VARS,
+  type DatabaseConfig,
+} from "../config/server.js";
 import type { CliContext } from "./context.js";
-import { DEFAULT_SECRETS_DIR } from "./keys-cmd.js";
+import { DEFAULT_SECRETS_DIR, ROTATE_LOCK, SECRET_FILES } from "./keys-cmd.js";
 import { openDeploymentDatabase } from "./ops-env.js";
 import type { Wrap } from "./program.js";
 
@@ -55,7 +60,7 @@ export function registerDoctor(program: Command, ctx: CliContext, wrap: Wrap): v
     .command("doctor")
     .description(
       "Check this deployment's configuration from the inside: secret files, the development " +
-        "key, the database and its migrations, the signing key against the key ring.\n" +
+        "key, the database and its migrations, the signing key against the key ring. " +
         "Prints each problem with how to fix it; exits 1 when there is one.",
     )
     .option(
@@ -223,13 +228,68 @@ function checkSecretFiles(
   } else {
     add({ check: "secrets folder", level: "ok", message: `${dir} mode 700, uid ${st.uid}` });
   }
-  for (const name of readdirSync(dir)) {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch (err) {
+    add({
+      check: "secrets folder",
+      level: "problem",
+      message: `cannot list ${dir} (${(err as NodeJS.ErrnoException).code ?? "error"})`,
+      fix: "run doctor as the server's user (or root), or pass --secrets-dir",
+    });
+    return;
+  }
+  for (const name of names) {
     const path = join(dir, name);
+    if (name === ROTATE_LOCK) continue;
     if (!seen.has(path)) checkFile(path, "secrets folder", owner, add);
+    const leftover = leftoverSecret(name);
+    if (leftover)
+      add({
+        check: "secrets folder",
+        level: "warning",
+        message: `${path}: ${leftover[0]}`,
+        fix: leftover[1],
+      });
+  }
+}
+
+/** What a file in the secrets folder that should not stay there is, and what to do with it. */
+function leftoverSecret(name: string): [string, string] | undefined {
+  if (name.startsWith(SECRET_FILES.retiredPrefix)) {
+    return [
+      "a retired private key is still on the server",
+      "move it to offline storage (docs/ADMIN.md, Recovery), then delete it here",
+    ];
+  }
+  if (name === SECRET_FILES.next) {
+    return [
+      "a staged next key waits for 'dtlicense keys rotate'",
+      "switch to it once the app build that embeds it ships (docs/SETUP-LICENSE-SERVER.md, Key rotation)",
+    ];
+  }
+  if (/^\..*\.tmp$/.test(name)) {
+    return [
+      "a temporary file left by an interrupted write",
+      "delete it; the file it was for was not changed",
+    ];
+  }
+  return undefined;
+}
+
+/** True when a postgres:// URL carries a password. */
+function passwordInUrl(url: string): boolean {
+  try {
+    return new URL(url).password !== "";
+  } catch {
+    return false;
   }
 }
 
 const FIXES: Partial<Record<ErrorCode, string>> = {
+  DATABASE_UNAVAILABLE:
+    "is PostgreSQL up (docker compose -p datatools-license ps)? Are the URL and password file right?",
   FILE_INSECURE: "chmod 400 the file named above",
   FILE_UNREADABLE: "check the path, and that the server's user owns the file",
   KEY_MISMATCH: `the ring (${PUBKEY_VAR} or ${PUBKEY_VAR}_FILE) must contain the signing key's public key; 'dtlicense keys rotate' keeps them together`,
@@ -237,6 +297,17 @@ const FIXES: Partial<Record<ErrorCode, string>> = {
   DEV_KEY_IN_PRODUCTION: `set ${PRIVKEY_VAR}_FILE and ${PUBKEY_VAR}_FILE to the production keys (docs/SETUP-LICENSE-SERVER.md)`,
   CONFIG_INVALID: "correct the variable named above",
 };
+
+/** A finding for a configuration error, with the fix its code calls for. */
+function problemOf(check: string, err: unknown, prefix = ""): Finding {
+  if (!(err instanceof LicenseError)) throw err;
+  return {
+    check,
+    level: "problem",
+    message: `${prefix}${err.message} [${err.code}]`,
+    fix: FIXES[err.code] ?? "see the message",
+  };
+}
 
 function checkServerConfig(ctx: CliContext, add: (f: Finding) => void): void {
   try {
@@ -247,13 +318,7 @@ function checkServerConfig(ctx: CliContext, add: (f: Finding) => void): void {
       message: `the server's configuration loads (listens on ${config.host}:${config.port}, database ${config.database.kind})`,
     });
   } catch (err) {
-    if (!(err instanceof LicenseError)) throw err;
-    add({
-      check: "configuration",
-      level: "problem",
-      message: `the server would refuse to start: ${err.message} [${err.code}]`,
-      fix: FIXES[err.code] ?? "see the message",
-    });
+    add(problemOf("configuration", err, "the server would refuse to start: "));
   }
 }
 
@@ -267,13 +332,7 @@ function checkKeys(
   try {
     keys = resolveKeys(ctx.env);
   } catch (err) {
-    if (!(err instanceof LicenseError)) throw err;
-    add({
-      check: "keys",
-      level: "problem",
-      message: `${err.message} [${err.code}]`,
-      fix: FIXES[err.code] ?? "see the message",
-    });
+    add(problemOf("keys", err));
     return undefined;
   }
   const { ring, signer } = keys;
@@ -346,19 +405,29 @@ async function checkDatabase(
   ring: KeyRing | undefined,
   add: (f: Finding) => void,
 ): Promise<void> {
-  let kind: "postgres" | "pglite";
+  let database: DatabaseConfig;
   try {
-    kind = loadDatabaseConfig(ctx.env, opts.dataDir ? { dataDir: opts.dataDir } : {}, ctx.home)
-      .database.kind;
+    database = loadDatabaseConfig(
+      ctx.env,
+      opts.dataDir ? { dataDir: opts.dataDir } : {},
+      ctx.home,
+    ).database;
   } catch (err) {
-    if (!(err instanceof LicenseError)) throw err;
+    add(problemOf("database", err));
+    return;
+  }
+  const kind = database.kind;
+  if (
+    kind === "postgres" &&
+    passwordInUrl(database.url) &&
+    !ctx.env[SERVER_VARS.DATABASE_URL_FILE]
+  ) {
     add({
       check: "database",
-      level: "problem",
-      message: `${err.message} [${err.code}]`,
-      fix: FIXES[err.code] ?? "see the message",
+      level: "warning",
+      message: `${SERVER_VARS.DATABASE_URL} holds the database password in the environment`,
+      fix: `drop the password from the URL and put it in a mode-400 file named by ${SERVER_VARS.DATABASE_PASSWORD_FILE}`,
     });
-    return;
   }
   if (kind === "pglite" && production) {
     add({
@@ -370,7 +439,7 @@ async function checkDatabase(
   }
   let opened;
   try {
-    opened = await openDeploymentDatabase(ctx, opts.dataDir);
+    opened = await openDeploymentDatabase(ctx, opts.dataDir, 2);
   } catch (err) {
     if (err instanceof LicenseError && err.code === "DATA_DIR_LOCKED") {
       add({
@@ -381,7 +450,8 @@ async function checkDatabase(
       });
       return;
     }
-    throw err;
+    add(problemOf("database", err));
+    return;
   }
   const { db, where } = opened;
   try {

@@ -5,8 +5,16 @@
  * key (the key-loss recovery of ADMIN.md); verify-db checks every stored blob
  * against the ring (run by deploy/scripts/restore.sh after a restore).
  */
-import { existsSync, readFileSync, rmSync } from "node:fs";
-import { join } from "node:path";
+import {
+  accessSync,
+  chownSync,
+  constants,
+  existsSync,
+  readFileSync,
+  rmSync,
+  statSync,
+} from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import type { Command } from "commander";
 import { LicenseError } from "../core/errors.js";
 import { b64uDecode, BLOB_PREFIX, encodeBlob, verifyBlob } from "../core/format.js";
@@ -20,7 +28,7 @@ import {
 } from "../core/keys.js";
 import { formatTime, generateLicenseKey, type LicensePayload } from "../core/license.js";
 import { isTier } from "../core/catalogue.js";
-import { ensurePrivateDir, writeFileAtomic } from "../config/fs-safe.js";
+import { ensurePrivateDir, fsyncDir, pathTaken, writeFileAtomic } from "../config/fs-safe.js";
 import {
   parsePublicKeyList,
   PRIVKEY_VAR,
@@ -40,6 +48,9 @@ export const SECRET_FILES = {
   next: "license-signing-key.next",
   retiredPrefix: "license-signing-key.retired-",
 } as const;
+
+/** The rotation lock, a folder proper-lockfile makes inside the secrets folder. */
+export const ROTATE_LOCK = ".rotate.lock";
 
 export const DEFAULT_SECRETS_DIR = "/srv/datatools-license/secrets";
 
@@ -149,14 +160,85 @@ function dedupe(keys: readonly PublicKey[]): PublicKey[] {
   return keys.filter((k) => (seen.has(k.kid) ? false : (seen.add(k.kid), true)));
 }
 
-function rotate(ctx: CliContext, opts: { secretsDir: string; stage?: boolean; json?: boolean }) {
+/** Takes the secrets folder's rotation lock, so two rotations cannot interleave their writes. */
+async function lockSecrets(dir: string): Promise<() => Promise<void>> {
+  const { lock } = await import("proper-lockfile");
+  try {
+    return await lock(dir, {
+      lockfilePath: join(dir, ROTATE_LOCK),
+      realpath: false,
+      stale: 60_000,
+    });
+  } catch (err) {
+    throw new LicenseError(
+      "SECRETS_LOCKED",
+      `another 'dtlicense keys rotate' holds ${join(dir, ROTATE_LOCK)}; wait for it, or remove that folder if no rotation is running`,
+      { cause: err },
+    );
+  }
+}
+
+/**
+ * Run as root (on the host, outside the container), the new files would belong
+ * to root and the server's user could not read them at its next start: they
+ * go to the secrets folder's owner, who is that user.
+ */
+function giveToFolderOwner(dir: string, files: readonly string[]): void {
+  if (process.getuid?.() !== 0) return;
+  const { uid, gid } = statSync(dir);
+  for (const f of files) if (existsSync(f)) chownSync(f, uid, gid);
+}
+
+/**
+ * Rotation writes in an order that is safe to interrupt anywhere, every step
+ * one atomic file write: (1) the next private key to `.next`, which the server
+ * never reads; (2) the ring, now trusting current and next; (3) a retired copy
+ * of the current key; (4) the switch of the signing key; (5) `.next` removed.
+ * Before (4) the server signs with the current key, which the ring holds; after
+ * it, with the next key, which the ring also holds. Running rotate again after
+ * a crash resumes with the staged key instead of making another.
+ */
+async function rotate(
+  ctx: CliContext,
+  opts: { secretsDir: string; stage?: boolean; json?: boolean },
+) {
   const dir = opts.secretsDir;
   ensurePrivateDir(dir);
+  const release = await lockSecrets(dir);
+  let result: RotateResult;
+  try {
+    result = rotateLocked(dir, ctx.now(), Boolean(opts.stage));
+    giveToFolderOwner(dir, result.files);
+  } finally {
+    await release();
+  }
+  const ringPath = join(dir, SECRET_FILES.ring);
+  const nextPath = join(dir, SECRET_FILES.next);
+  if (opts.json) {
+    ctx.stdout.write(JSON.stringify(result) + "\n");
+  } else {
+    ctx.stdout.write(`${PUBKEY_VAR}=${result.embed}\n`);
+    ctx.stderr.write(
+      opts.stage
+        ? `dtlicense: staged key ${result.kid} in ${nextPath}; signing stays on ${result.previous_kid ?? "(no key yet)"}.\n` +
+            "Ship an app build that embeds the keys above, then run 'dtlicense keys rotate' to switch.\n"
+        : `dtlicense: signing key is now ${result.kid}` +
+            (result.previous_kid ? ` (was ${result.previous_kid})` : "") +
+            `; the ring in ${ringPath} holds ${result.ring.length} key(s), newest first.\n` +
+            "The next app build must embed the public keys above (old and new together), so licenses\n" +
+            "signed by either key verify. Restart the server to sign with the new key:\n" +
+            "  docker compose -p datatools-license restart api\n" +
+            (result.previous_kid
+              ? `Move ${SECRET_FILES.retiredPrefix}${result.previous_kid} to offline storage, then delete it here.\n`
+              : ""),
+    );
+  }
+}
+
+function rotateLocked(dir: string, now: Date, stageOnly: boolean): RotateResult {
   const signingPath = join(dir, SECRET_FILES.signingKey);
   const ringPath = join(dir, SECRET_FILES.ring);
   const nextPath = join(dir, SECRET_FILES.next);
-  const now = ctx.now();
-
   const ring = existsSync(ringPath)
     ? parsePublicKeyList(readPublicKeyFile(ringPath, ringPath), ringPath)
     : [];
@@ -167,78 +249,65 @@ function rotate(ctx: CliContext, opts: { secretsDir: string; stage?: boolean; js
       `${dir} holds the public development key; remove it from ${SECRET_FILES.ring} and ${SECRET_FILES.signingKey} first`,
     );
   }
-  const files: string[] = [];
-  let result: RotateResult;
+  const currentKeys = current ? [current.publicKey] : [];
+  let staged = existsSync(nextPath) ? readSigner(nextPath) : undefined;
 
-  if (opts.stage) {
-    if (existsSync(nextPath)) {
+  if (staged && staged.kid === current?.kid) {
+    // An earlier rotation switched to the staged key and stopped before step (5).
+    if (stageOnly) {
       throw new LicenseError(
         "FILE_EXISTS",
-        `a next key is already staged in ${nextPath}; run 'dtlicense keys rotate' to switch to it`,
+        `${nextPath} is the current signing key already; run 'dtlicense keys rotate' to finish that rotation`,
       );
     }
-    const pair = generateKeypair();
-    const next = importSigner(Buffer.from(pair.privateKeyHex, "hex"));
-    const keysAfter = dedupe([...(current ? [current.publicKey] : []), ...ring, next.publicKey]);
-    writeFileAtomic(nextPath, pair.privateKeyHex + "\n", { mode: 0o400, overwrite: false });
-    writeFileAtomic(ringPath, ringText(keysAfter, current?.kid ?? "", now), { mode: 0o400 });
-    files.push(nextPath, ringPath);
-    result = summary(next.kid, current?.kid ?? null, true, keysAfter, files);
-  } else {
-    const staged = existsSync(nextPath) ? readSigner(nextPath) : undefined;
-    let next: Signer;
-    let nextHex: string;
-    if (staged) {
-      next = staged;
-      nextHex = readSecretFile(nextPath, nextPath);
-    } else {
-      const pair = generateKeypair();
-      nextHex = pair.privateKeyHex;
-      next = importSigner(Buffer.from(nextHex, "hex"));
-    }
-    const keysAfter = dedupe([next.publicKey, ...(current ? [current.publicKey] : []), ...ring]);
-    // The ring goes first: a crash before the key is switched leaves a server
-    // that signs with the old key and trusts both, which is consistent.
-    writeFileAtomic(ringPath, ringText(keysAfter, next.kid, now), { mode: 0o400 });
-    files.push(ringPath);
-    if (current) {
-      const retired = join(dir, SECRET_FILES.retiredPrefix + current.kid);
-      if (!existsSync(retired)) {
-        writeFileAtomic(retired, readFileSync(signingPath, "utf8"), {
-          mode: 0o400,
-          overwrite: false,
-        });
-        files.push(retired);
-      }
-    }
-    writeFileAtomic(signingPath, nextHex.trim() + "\n", { mode: 0o400 });
-    files.push(signingPath);
-    if (staged) rmSync(nextPath, { force: true });
-    result = summary(next.kid, current?.kid ?? null, false, keysAfter, files);
+    const keys = dedupe([...currentKeys, ...ring]);
+    writeFileAtomic(ringPath, ringText(keys, staged.kid, now), { mode: 0o400 });
+    rmSync(nextPath, { force: true });
+    fsyncDir(dir);
+    const previous = keys.find((k) => k.kid !== staged!.kid)?.kid ?? null;
+    return summary(staged.kid, previous, false, keys, [ringPath]);
   }
-
-  if (opts.json) {
-    ctx.stdout.write(JSON.stringify(result) + "\n");
-  } else {
-    ctx.stdout.write(`${PUBKEY_VAR}=${result.embed}\n`);
-    ctx.stderr.write(
-      (opts.stage
-        ? `dtlicense: staged key ${result.kid} in ${nextPath}; signing stays on ${result.previous_kid ?? "(no key yet)"}.\n` +
-          "Ship an app build that embeds the keys above, then run 'dtlicense keys rotate' to switch.\n"
-        : `dtlicense: signing key is now ${result.kid}` +
-          (result.previous_kid ? ` (was ${result.previous_kid})` : "") +
-          `; the ring in ${ringPath} holds ${result.ring.length} key(s), newest first.\n` +
-          "The next app build must embed the public keys above (old and new together), so licenses\n" +
-          "signed by either key verify. Restart the server to sign with the new key:\n" +
-          "  docker compose -p datatools-license restart api\n" +
-          (result.previous_kid
-            ? `Move ${SECRET_FILES.retiredPrefix}${result.previous_kid} to offline storage, then delete it here.\n`
-            : "")) +
-        (process.getuid?.() === 0
-          ? "dtlicense: warning: run as root, the files are owned by root; chown them to the server's user (see 'dtlicense doctor').\n"
-          : ""),
+  if (stageOnly && staged) {
+    throw new LicenseError(
+      "FILE_EXISTS",
+      `a next key is already staged in ${nextPath}; run 'dtlicense keys rotate' to switch to it`,
     );
   }
+
+  const files: string[] = [];
+  if (!staged) {
+    // (1) The new private key is on disk before anything trusts it.
+    const pair = generateKeypair();
+    writeFileAtomic(nextPath, pair.privateKeyHex + "\n", { mode: 0o400, overwrite: false });
+    staged = readSigner(nextPath);
+    files.push(nextPath);
+  }
+  const next = staged;
+  if (stageOnly) {
+    // (2) only: signing stays on the current key, listed first.
+    const keys = dedupe([...currentKeys, ...ring, next.publicKey]);
+    writeFileAtomic(ringPath, ringText(keys, current?.kid ?? "", now), { mode: 0o400 });
+    files.push(ringPath);
+    return summary(next.kid, current?.kid ?? null, true, keys, files);
+  }
+  // (2) The ring trusts both keys before the switch.
+  const keys = dedupe([next.publicKey, ...currentKeys, ...ring]);
+  writeFileAtomic(ringPath, ringText(keys, next.kid, now), { mode: 0o400 });
+  files.push(ringPath);
+  if (current) {
+    // (3) The outgoing key, kept until the operator moves it offline.
+    const retired = join(dir, SECRET_FILES.retiredPrefix + current.kid);
+    if (!pathTaken(retired)) {
+      writeFileAtomic(retired, readFileSync(signingPath), { mode: 0o400, overwrite: false });
+      files.push(retired);
+    }
+  }
+  // (4) The switch, then (5) the staged copy goes.
+  writeFileAtomic(signingPath, readFileSync(nextPath), { mode: 0o400 });
+  files.push(signingPath);
+  rmSync(nextPath, { force: true });
+  fsyncDir(dir);
+  return summary(next.kid, current?.kid ?? null, false, keys, files);
 }
 
 function summary(
@@ -365,6 +434,24 @@ export function renderReissued(list: readonly ReissuedLicense[], format: "csv" |
     .join("");
 }
 
+/**
+ * The buyer list is written after the licenses are re-issued, and a second run
+ * re-issues nothing: a list that cannot be written would be lost, so its folder
+ * is checked before anything changes.
+ */
+function assertWritableFolder(output: string): void {
+  const dir = dirname(resolve(output));
+  try {
+    accessSync(dir, constants.W_OK);
+  } catch (err) {
+    throw new LicenseError(
+      "FILE_UNWRITABLE",
+      `cannot write the buyer list in ${dir} (${(err as NodeJS.ErrnoException).code ?? "error"}); nothing was re-issued`,
+      { cause: err },
+    );
+  }
+}
+
 async function reissue(ctx: CliContext, opts: ReissueOptions): Promise<number> {
   if (opts.fromDb && opts.fromLog) {
     throw new LicenseError("USAGE", "give one of --from-db and --from-log, not both");
@@ -376,6 +463,7 @@ async function reissue(ctx: CliContext, opts: ReissueOptions): Promise<number> {
       `${opts.output} already exists; pass --force to overwrite it`,
     );
   }
+  if (!opts.dryRun) assertWritableFolder(opts.output);
   const signer = currentSigner(ctx);
   const now = ctx.now();
   const { list, skipped, candidates } = opts.fromLog
@@ -405,7 +493,7 @@ async function reissueFromDb(
   now: Date,
   dryRun: boolean,
 ): Promise<{ list: ReissuedLicense[]; skipped: number; candidates: string[] }> {
-  const { db } = await openDeploymentDatabase(ctx, dataDir);
+  const { db } = await openDeploymentDatabase(ctx, dataDir, 2);
   try {
     const { assertSchemaCurrent } = await import("../store/migrations.js");
     const { getLicense, insertLicense, markSuperseded } = await import("../store/licenses.js");
@@ -536,7 +624,7 @@ interface BlobProblem {
 
 async function verifyDb(ctx: CliContext, opts: { dataDir?: string; json?: boolean }) {
   const { ring } = resolveKeys(ctx.env);
-  const { db, where } = await openDeploymentDatabase(ctx, opts.dataDir);
+  const { db, where } = await openDeploymentDatabase(ctx, opts.dataDir, 2);
   const problems: BlobProblem[] = [];
   const byKid: Record<string, number> = {};
   let total = 0;

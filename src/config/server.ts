@@ -183,10 +183,7 @@ export function loadServerConfig(env: Env, flags: ServerFlags, home: string): Se
       : set(env[V.PORT])
         ? parsePort(env[V.PORT]!, V.PORT)
         : DEFAULT_PORT;
-  const dataDir = resolve(
-    flags.dataDir ?? (set(env[V.DATA_DIR]) ? env[V.DATA_DIR]! : join(home, ".datatools-license")),
-  );
-  const database = databaseConfig(env, dataDir);
+  const { dataDir, database } = loadDatabaseConfig(env, flags, home);
   const keys = keysConfig(env, production);
   let adminTokenSeed: string | undefined;
   if (set(env[V.ADMIN_TOKEN_FILE])) {
@@ -229,11 +226,9 @@ export function loadDatabaseConfig(
   dataDir: string;
   database: DatabaseConfig;
 } {
+  const configured = env[SERVER_VARS.DATA_DIR];
   const dataDir = resolve(
-    flags.dataDir ??
-      (set(env[SERVER_VARS.DATA_DIR])
-        ? env[SERVER_VARS.DATA_DIR]!
-        : join(home, ".datatools-license")),
+    flags.dataDir ?? (set(configured) ? configured : join(home, ".datatools-license")),
   );
   return { dataDir, database: databaseConfig(env, dataDir) };
 }

@@ -75,6 +75,7 @@ export const ERROR_CODES = {
   DATABASE_UNAVAILABLE: "the database cannot be reached",
   SCHEMA_OUTDATED: "the database schema is not at this server's version; run dtlicense db migrate",
   DATA_DIR_LOCKED: "another server is already using this embedded database",
+  SECRETS_LOCKED: "another key rotation is writing the secrets folder",
   SERVER_UNREACHABLE: "the license server's API cannot be reached",
   INTERNAL: "an unexpected server error",
 } as const;

@@ -1,6 +1,15 @@
 // dtlicense keys rotate | reissue | verify-db and dtlicense doctor, run in-process on temp folders and an embedded database.
-import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
+import type { Command } from "commander";
 import { beforeAll, describe, expect, it } from "vitest";
 import { encodeBlob, verifyBlob } from "../../src/core/format.js";
 import {
@@ -10,6 +19,7 @@ import {
   KeyRing,
 } from "../../src/core/keys.js";
 import { mintLicense } from "../../src/core/mint.js";
+import { writeFileAtomic } from "../../src/config/fs-safe.js";
 import { loadServerConfig } from "../../src/config/server.js";
 import { openPglite } from "../../src/store/pglite.js";
 import { migrate } from "../../src/store/migrations.js";
@@ -24,6 +34,15 @@ interface RotateJson {
   previous_kid: string | null;
   ring: { kid: string; public_key: string }[];
   embed: string;
+}
+
+/** Runs `keys rotate --json` on a secrets folder and returns its result. */
+async function rotateJson(dir: string, home: string, ...more: string[]): Promise<RotateJson> {
+  const r = await runInProcess(["keys", "rotate", "--secrets-dir", dir, "--json", ...more], {
+    home,
+  });
+  expect(r.code, r.stderr).toBe(0);
+  return JSON.parse(r.stdout) as RotateJson;
 }
 
 describe("dtlicense keys rotate", () => {
@@ -41,10 +60,8 @@ describe("dtlicense keys rotate", () => {
   it("switches signing to a new key, keeps the old public key in the ring (newest first) and retires the old private key", async () => {
     const home = tempHome();
     const dir = join(home, "secrets");
-    const first = await runInProcess(["keys", "rotate", "--secrets-dir", dir, "--json"], { home });
-    const second = await runInProcess(["keys", "rotate", "--secrets-dir", dir, "--json"], { home });
-    const a = JSON.parse(first.stdout) as RotateJson;
-    const b = JSON.parse(second.stdout) as RotateJson;
+    const a = await rotateJson(dir, home);
+    const b = await rotateJson(dir, home);
     expect(b.previous_kid).toBe(a.kid);
     expect(b.ring.map((k) => k.kid)).toEqual([b.kid, a.kid]);
     expect(b.embed).toBe(`${b.ring[0]!.public_key},${a.ring[0]!.public_key}`);
@@ -66,22 +83,15 @@ describe("dtlicense keys rotate", () => {
   it("stages a next key without switching, then switches to exactly that key", async () => {
     const home = tempHome();
     const dir = join(home, "secrets");
-    const a = JSON.parse(
-      (await runInProcess(["keys", "rotate", "--secrets-dir", dir, "--json"], { home })).stdout,
-    ) as RotateJson;
-    const staged = JSON.parse(
-      (await runInProcess(["keys", "rotate", "--secrets-dir", dir, "--stage", "--json"], { home }))
-        .stdout,
-    ) as RotateJson;
+    const a = await rotateJson(dir, home);
+    const staged = await rotateJson(dir, home, "--stage");
     expect(staged.ring.map((k) => k.kid)).toEqual([a.kid, staged.kid]);
     const signing = readFileSync(join(dir, "license-signing-key"), "utf8");
     expect(importSigner(Buffer.from(signing.trim(), "hex")).kid).toBe(a.kid);
     const again = await runInProcess(["keys", "rotate", "--secrets-dir", dir, "--stage"], { home });
     expect(again.code).toBe(1);
     expect(again.stderr).toContain("[FILE_EXISTS]");
-    const b = JSON.parse(
-      (await runInProcess(["keys", "rotate", "--secrets-dir", dir, "--json"], { home })).stdout,
-    ) as RotateJson;
+    const b = await rotateJson(dir, home);
     expect(b.kid).toBe(staged.kid);
     expect(b.ring.map((k) => k.kid)).toEqual([staged.kid, a.kid]);
     expect(existsSync(join(dir, "license-signing-key.next"))).toBe(false);
@@ -100,6 +110,76 @@ describe("dtlicense keys rotate", () => {
     expect(r.stderr).toContain("[FILE_INSECURE]");
     expect(readFileSync(key, "utf8")).toBe(before);
     expect(readFileSync(join(dir, "license-public-keys"), "utf8")).toBe(ring);
+  });
+});
+
+/** The signer kid and ring the server would load from a secrets folder. */
+function serverKeys(dir: string, home: string) {
+  const { keys } = loadServerConfig(
+    {
+      NODE_ENV: "production",
+      DATATOOLS_LICENSE_PRIVKEY_FILE: join(dir, "license-signing-key"),
+      DATATOOLS_LICENSE_PUBKEY_FILE: join(dir, "license-public-keys"),
+    },
+    {},
+    home,
+  );
+  return { kid: keys.signer?.kid, ring: keys.ring.keys().map((k) => k.kid) };
+}
+
+/** The files of a folder and their contents (sub-folders left out). */
+const snapshot = (dir: string) =>
+  Object.fromEntries(
+    readdirSync(dir, { withFileTypes: true })
+      .filter((e) => e.isFile())
+      .map((e) => [e.name, readFileSync(join(dir, e.name), "utf8")]),
+  );
+
+describe("dtlicense keys rotate after an interruption", () => {
+  it("resumes with the key an interrupted rotation had written, and the server loads its keys before and after", async () => {
+    const home = tempHome();
+    const dir = join(home, "secrets");
+    const a = await rotateJson(dir, home);
+    // Killed right after step 1: the next key is on disk, nothing trusts it yet.
+    const b = generateKeypair();
+    writeFileSync(join(dir, "license-signing-key.next"), b.privateKeyHex + "\n", { mode: 0o400 });
+    expect(serverKeys(dir, home)).toEqual({ kid: a.kid, ring: [a.kid] });
+    const r = await rotateJson(dir, home);
+    expect(r.kid).toBe(b.kid);
+    expect(serverKeys(dir, home)).toEqual({ kid: b.kid, ring: [b.kid, a.kid] });
+    expect(existsSync(join(dir, "license-signing-key.next"))).toBe(false);
+  });
+
+  it("finishes a rotation killed after the switch without making another key or retiring the new one", async () => {
+    const home = tempHome();
+    const dir = join(home, "secrets");
+    const a = await rotateJson(dir, home);
+    const staged = await rotateJson(dir, home, "--stage");
+    // Killed after step 4: signing switched, .next still there.
+    writeFileAtomic(
+      join(dir, "license-signing-key"),
+      readFileSync(join(dir, "license-signing-key.next")),
+      { mode: 0o400 },
+    );
+    expect(serverKeys(dir, home).kid).toBe(staged.kid);
+    const done = await rotateJson(dir, home);
+    expect([done.kid, done.previous_kid]).toEqual([staged.kid, a.kid]);
+    expect(serverKeys(dir, home)).toEqual({ kid: staged.kid, ring: [staged.kid, a.kid] });
+    expect(existsSync(join(dir, "license-signing-key.next"))).toBe(false);
+    expect(existsSync(join(dir, `license-signing-key.retired-${staged.kid}`))).toBe(false);
+  });
+
+  it("refuses to rotate while another rotation holds the lock, and changes nothing", async () => {
+    const home = tempHome();
+    const dir = join(home, "secrets");
+    await runInProcess(["keys", "rotate", "--secrets-dir", dir], { home });
+    mkdirSync(join(dir, ".rotate.lock"));
+    const before = snapshot(dir);
+    const r = await runInProcess(["keys", "rotate", "--secrets-dir", dir], { home });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("[SECRETS_LOCKED]");
+    expect(r.stdout).toBe("");
+    expect(snapshot(dir)).toEqual(before);
   });
 });
 
@@ -284,6 +364,46 @@ describe("keys reissue --from-db, keys verify-db and doctor on an embedded datab
     expect(r.stdout).toContain("fix: dtlicense db migrate");
   });
 
+  it("reissue refuses an output folder it cannot write before re-issuing anything", async () => {
+    const out = join(home, "no-such-folder", "buyers.csv");
+    const r = await runInProcess(
+      ["keys", "reissue", "--from-db", "--data-dir", dataDir, "-o", out],
+      { home, env: envWith(newPair.privateKeyHex), now: NOW },
+    );
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("[FILE_UNWRITABLE]");
+    expect(r.stderr).toContain("nothing was re-issued");
+    const db = await openPglite(join(dataDir, "pgdata"));
+    try {
+      const { rows } = await db.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM licenses WHERE superseded_by IS NOT NULL OR kid = $1",
+        [newPair.kid],
+      );
+      expect(rows[0]!.n).toBe(0);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it("doctor warns about a retired private key left in the secrets folder", async () => {
+    const secrets = join(home, "secrets-retired");
+    await rotateJson(secrets, home);
+    const { previous_kid } = await rotateJson(secrets, home);
+    const r = await runInProcess(
+      ["doctor", "--data-dir", dataDir, "--secrets-dir", secrets, "--json"],
+      { home, env: envWith(oldPair.privateKeyHex) },
+    );
+    const out = JSON.parse(r.stdout) as { findings: { level: string; message: string }[] };
+    expect(out.findings).toContainEqual(
+      expect.objectContaining({
+        level: "warning",
+        message: expect.stringContaining(
+          `license-signing-key.retired-${previous_kid}: a retired private key`,
+        ),
+      }),
+    );
+  });
+
   it("reissue re-signs exactly the active licenses under the new key, recording each as superseding the old", async () => {
     const out = join(home, "reissued.json");
     const r = await runInProcess(
@@ -347,5 +467,71 @@ describe("keys reissue --from-db, keys verify-db and doctor on an embedded datab
       `${keys[0]}: the row's tier differ from the blob's signed payload [RECORD_MISMATCH]`,
     );
     expect(r.stdout).toMatch(/^FAILED: \d+ of \d+ stored blobs verify/);
+  });
+});
+
+describe("dtlicense doctor without a database", () => {
+  it("reports an unreachable PostgreSQL as a finding with a fix, never printing the URL's password", async () => {
+    const home = tempHome();
+    const r = await runInProcess(["doctor", "--json"], {
+      home,
+      env: { DATABASE_URL: "postgres://datatools:s3cr3t-pw@127.0.0.1:9/licenses" },
+    });
+    expect(r.code).toBe(1);
+    expect(r.stdout + r.stderr).not.toContain("s3cr3t-pw");
+    const out = JSON.parse(r.stdout) as {
+      ok: boolean;
+      findings: { check: string; level: string; message: string; fix?: string }[];
+    };
+    expect(out.ok).toBe(false);
+    const db = out.findings.filter((f) => f.check === "database");
+    expect(db).toContainEqual(
+      expect.objectContaining({
+        level: "problem",
+        message: expect.stringContaining("[DATABASE_UNAVAILABLE]"),
+        fix: expect.stringContaining("docker compose -p datatools-license ps"),
+      }),
+    );
+    expect(db).toContainEqual(
+      expect.objectContaining({
+        level: "warning",
+        message: "DATABASE_URL holds the database password in the environment",
+      }),
+    );
+  });
+});
+
+describe("dtlicense admin token over the API", () => {
+  it("refuses to send the admin token over plain HTTP to another host, sending nothing", async () => {
+    const home = tempHome();
+    const r = await runInProcess(
+      ["admin", "token", "list", "--url", "http://license.example.com"],
+      { home, env: { DATATOOLS_ADMIN_TOKEN: "dtl_admin_" + "A".repeat(43) } },
+    );
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("unencrypted");
+    expect(r.stderr).toContain("[USAGE]");
+    expect(r.stdout).toBe("");
+  });
+});
+
+describe("help of the operator commands", () => {
+  it("has no hard line breaks in any command description, so commander can wrap it", async () => {
+    const { buildProgram } = await import("../../src/cli/program.js");
+    const ctx = {
+      env: {},
+      stdout: { write: () => undefined },
+      stderr: { write: () => undefined },
+      now: () => NOW,
+      home: tempHome(),
+      interactive: false,
+    };
+    const walk = (cmd: Command): Command[] => [cmd, ...cmd.commands.flatMap(walk)];
+    for (const group of ["doctor", "keys", "admin", "db"]) {
+      const program = await buildProgram([group], ctx, { code: 0 });
+      for (const cmd of walk(program).slice(1)) {
+        expect(cmd.description(), `${group}: ${cmd.name()}`).not.toContain("\n");
+      }
+    }
   });
 });

@@ -129,6 +129,32 @@ describe("monitor.sh and smoke-test.sh against a stub API", () => {
     expect(r.stdout).toMatch(/^monitor\.sh: backup: no licenses-\*\.dump/m);
   });
 
+  it("monitor.sh reports an empty newest backup", async () => {
+    ready = true;
+    const d = mkdtempSync(join(dir, "empty-dump-"));
+    writeFileSync(join(d, "licenses-20260102T000000Z.dump"), "");
+    writeFileSync(join(d, "licenses-20260102T000000Z.dump.sha256"), "x");
+    const r = await run("monitor.sh", ["--api-url", url, "--public-url", "", "--backup-dir", d]);
+    expect(r.code).toBe(1);
+    expect(r.stdout.trim().split("\n")).toEqual([
+      expect.stringMatching(/^monitor\.sh: backup: .*licenses-20260102T000000Z\.dump is empty/),
+    ]);
+  });
+
+  it("monitor.sh and smoke-test.sh refuse bad option values with status 2 before checking anything", async () => {
+    for (const [script, args] of [
+      ["monitor.sh", ["--public-url", "http://license.example.com"]],
+      ["monitor.sh", ["--cert-days", "soon"]],
+      ["smoke-test.sh", ["--timeout", "10s"]],
+      ["backup.sh", ["--retention-days", "two"]],
+    ] as const) {
+      const r = await run(script, [...args]);
+      expect(r.code, `${script} ${args.join(" ")}`).toBe(2);
+      expect(r.stdout).toBe("");
+      expect(r.stderr).toMatch(new RegExp(`^${script.replace(".", "\\.")}: `));
+    }
+  });
+
   it("smoke-test.sh passes against a ready API over plain HTTP and fails when it is not ready", async () => {
     ready = true;
     const good = await run("smoke-test.sh", ["--url", url]);
@@ -219,24 +245,51 @@ describe.skipIf(!PG)("backup.sh and restore.sh on PostgreSQL (TEST_DATABASE_URL)
     expect(spawnSync("sha256sum", ["-c", `${base}.sha256`], { cwd: out }).status).toBe(0);
   });
 
-  it("refuses a dump whose checksum does not match, creating nothing", async () => {
-    const bad = join(out, "tampered.dump");
-    writeFileSync(bad, readFileSync(dump));
-    appendFileSync(bad, "x");
-    writeFileSync(
-      `${bad}.sha256`,
-      readFileSync(`${dump}.sha256`, "utf8").replace(/\S+$/m, "tampered.dump"),
-    );
-    const r = await run("restore.sh", [
-      "--db-url",
-      dbUrl(dst),
-      "--create",
-      "--no-verify-blobs",
-      bad,
-    ]);
-    expect(r.code).toBe(3);
-    expect(r.stderr).toMatch(/checksum mismatch/);
-    expect(psql("postgres", `SELECT count(*) FROM pg_database WHERE datname = '${dst}'`)).toBe("0");
+  it("refuses a dump whose checksum does not match, or whose checksum file vouches for another file, creating nothing", async () => {
+    const sum = readFileSync(`${dump}.sha256`, "utf8");
+    // tampered.sha256 names the tampered file; swapped.sha256 still names the
+    // genuine dump, which `sha256sum -c` alone would have checked instead.
+    for (const [name, sha] of [
+      ["tampered.dump", sum.replace(/\S+$/m, "tampered.dump")],
+      ["swapped.dump", sum],
+    ] as const) {
+      const bad = join(out, name);
+      writeFileSync(bad, readFileSync(dump));
+      appendFileSync(bad, "x");
+      writeFileSync(`${bad}.sha256`, sha);
+      const r = await run("restore.sh", [
+        "--db-url",
+        dbUrl(dst),
+        "--create",
+        "--no-verify-blobs",
+        bad,
+      ]);
+      expect(r.code, name).toBe(3);
+      expect(r.stderr).toMatch(/checksum mismatch/);
+      expect(psql("postgres", `SELECT count(*) FROM pg_database WHERE datname = '${dst}'`)).toBe(
+        "0",
+      );
+    }
+  });
+
+  it("backup.sh that cannot dump exits 1 and leaves no file behind", async () => {
+    const empty = mkdtempSync(join(tmpdir(), "dtl-backup-fail-"));
+    try {
+      const r = await run("backup.sh", [
+        "--db-url",
+        dbUrl(`dtl_no_such_db_${suffix}`),
+        "--password-file",
+        "/nonexistent",
+        "--out-dir",
+        empty,
+      ]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/^backup\.sh: error: pg_dump of .* failed/m);
+      expect(r.stdout).toBe("");
+      expect(readdirSync(empty)).toEqual([]);
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
   });
 
   it("restores into a new empty database, checks row counts and runs the blob check against it", async () => {
