@@ -49,24 +49,6 @@ export function parsePublicKeyList(value: string, label: string): PublicKey[] {
   );
 }
 
-function readPrivateKeyText(env: Env): { text: string; label: string } | undefined {
-  const direct = env[PRIVKEY_VAR];
-  const file = env[`${PRIVKEY_VAR}_FILE`];
-  if (direct !== undefined && direct !== "" && file) {
-    throw new LicenseError(
-      "CONFIG_INVALID",
-      `set only one of ${PRIVKEY_VAR} and ${PRIVKEY_VAR}_FILE, not both`,
-    );
-  }
-  if (file)
-    return {
-      text: readSecretFile(file, `${PRIVKEY_VAR}_FILE`),
-      label: `${PRIVKEY_VAR}_FILE (${file})`,
-    };
-  if (direct !== undefined && direct !== "") return { text: direct, label: PRIVKEY_VAR };
-  return undefined;
-}
-
 /**
  * Reads a file of public keys (a key ring file): 64-hex keys separated by
  * commas or whitespace, `#` starting a comment. Public keys are not secret, so
@@ -80,20 +62,25 @@ export function readPublicKeyFile(path: string, label: string): string {
   }
 }
 
-function readPublicKeyText(env: Env): { text: string; label: string } | undefined {
-  const direct = env[PUBKEY_VAR];
-  const file = env[`${PUBKEY_VAR}_FILE`];
+/**
+ * The text of a key variable: `NAME` itself, or the file `NAME_FILE` names
+ * (read with `readFile`), never both. Undefined when neither is set.
+ */
+function readKeyVariable(
+  env: Env,
+  name: string,
+  readFile: (path: string, label: string) => string,
+): { text: string; label: string } | undefined {
+  const direct = env[name];
+  const file = env[`${name}_FILE`];
   if (direct !== undefined && direct !== "" && file) {
-    throw new LicenseError(
-      "CONFIG_INVALID",
-      `set only one of ${PUBKEY_VAR} and ${PUBKEY_VAR}_FILE, not both`,
-    );
+    throw new LicenseError("CONFIG_INVALID", `set only one of ${name} and ${name}_FILE, not both`);
   }
   if (file) {
-    const label = `${PUBKEY_VAR}_FILE (${file})`;
-    return { text: readPublicKeyFile(file, label), label };
+    const label = `${name}_FILE (${file})`;
+    return { text: readFile(file, label), label };
   }
-  if (direct !== undefined && direct !== "") return { text: direct, label: PUBKEY_VAR };
+  if (direct !== undefined && direct !== "") return { text: direct, label: name };
   return undefined;
 }
 
@@ -109,8 +96,8 @@ function readPublicKeyText(env: Env): { text: string; label: string } | undefine
  * ```
  */
 export function resolveKeys(env: Env): ResolvedKeys {
-  const priv = readPrivateKeyText(env);
-  const pub = readPublicKeyText(env);
+  const priv = readKeyVariable(env, PRIVKEY_VAR, readSecretFile);
+  const pub = readKeyVariable(env, PUBKEY_VAR, readPublicKeyFile);
   const publicKeys = pub ? parsePublicKeyList(pub.text, pub.label) : undefined;
 
   if (!priv && !publicKeys) {

@@ -177,3 +177,41 @@ describe("parsePublicKeyList", () => {
     expect(errorOf(() => parsePublicKeyList("abc", "PUB")).message).toMatch(/^PUB is/);
   });
 });
+
+describe("resolveKeys with a ring file", () => {
+  it("reads DATATOOLS_LICENSE_PUBKEY_FILE, ignoring # comments, and trusts every key in it", () => {
+    const ring = keyFile(
+      `# newest first\n${NEW.publicKeyHex}\n${OLD.publicKeyHex} # retired\n`,
+      0o644,
+    );
+    const { ring: keys, signer } = resolveKeys({
+      [`${PUBKEY_VAR}_FILE`]: ring,
+      [PRIVKEY_VAR]: NEW.privateKeyHex,
+    });
+    expect(signer?.kid).toBe(NEW.kid);
+    expect(keys.keys().map((k) => k.kid)).toEqual([NEW.kid, OLD.kid]);
+    expect(verifyBlob(mintWith(OLD.privateKeyHex), keys).payload.kid).toBe(OLD.kid);
+  });
+
+  it("refuses DATATOOLS_LICENSE_PUBKEY and DATATOOLS_LICENSE_PUBKEY_FILE together", () => {
+    const ring = keyFile(NEW.publicKeyHex, 0o644);
+    expect(
+      codeOf(() => resolveKeys({ [PUBKEY_VAR]: NEW.publicKeyHex, [`${PUBKEY_VAR}_FILE`]: ring })),
+    ).toBe("CONFIG_INVALID");
+  });
+
+  it("names the ring file when it does not hold the signing key's public half", () => {
+    const ring = keyFile(OTHER.publicKeyHex, 0o644);
+    const err = errorOf(() =>
+      resolveKeys({ [`${PUBKEY_VAR}_FILE`]: ring, [PRIVKEY_VAR]: NEW.privateKeyHex }),
+    );
+    expect(err.code).toBe("KEY_MISMATCH");
+    expect(err.message).toContain(`${PUBKEY_VAR}_FILE (${ring})`);
+  });
+
+  it("reports a missing ring file as FILE_UNREADABLE", () => {
+    expect(codeOf(() => resolveKeys({ [`${PUBKEY_VAR}_FILE`]: "/nonexistent/ring" }))).toBe(
+      "FILE_UNREADABLE",
+    );
+  });
+});
