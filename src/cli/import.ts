@@ -49,7 +49,7 @@ export function registerImport(program: Command, ctx: CliContext, wrap: Wrap): v
     program
       .command("import")
       .description(
-        "Import an issuance log (JSONL) into the license server's database. Verifies every\n" +
+        "Import an issuance log (JSONL) into the license server's database. Verifies every " +
           "blob against the key ring and that each line matches its blob; idempotent.\n" +
           "Exits 1 when any line was rejected.",
       )
@@ -67,35 +67,54 @@ async function runImport(ctx: CliContext, file: string, opts: ImportOptions): Pr
       cause: err,
     });
   }
-  const { records, problems } = parseLog(text);
   const target = apiTarget(ctx, opts);
   const onProgress = progress(ctx);
+  let parsed: ReturnType<typeof parseLog>;
   let summary: Summary;
   if (target) {
-    summary = await viaApi(target, records, onProgress);
+    parsed = parseLog(text);
+    summary = await viaApi(target, parsed.records, onProgress);
   } else {
     const keys = loadKeys(ctx);
     const { openConfiguredDatabase } = await import("./db.js");
     const { migrate } = await import("../store/migrations.js");
     const { importRecords } = await import("../store/import.js");
     const { availableParallelism } = await import("node:os");
-    const db = await openConfiguredDatabase(ctx, opts.dataDir);
     // Signature checks are most of a large import's work; spread them over the cores.
+    // The workers start, and the database is opened, while this thread parses the file.
     const pool =
-      records.length >= POOL_THRESHOLD && availableParallelism() > 1
+      lineCount(text) >= POOL_THRESHOLD && availableParallelism() > 1
         ? (await import("../store/verify-pool.js")).createVerifyPool(keys.ring)
         : undefined;
     try {
-      await migrate(db);
-      summary = await importRecords(db, records, keys.ring, { actor: "import" }, ctx.now(), {
-        onProgress,
-        ...(pool ? { verify: (blobs: readonly string[]) => pool.verify(blobs) } : {}),
-      });
+      const db = await openConfiguredDatabase(ctx, opts.dataDir);
+      try {
+        const migrated = migrate(db);
+        migrated.catch(() => undefined);
+        parsed = parseLog(text);
+        await migrated;
+        summary = await importRecords(
+          db,
+          parsed.records,
+          keys.ring,
+          { actor: "import" },
+          ctx.now(),
+          {
+            onProgress,
+            // Workers verify a few batches ahead, so they and the database are both kept busy.
+            ...(pool
+              ? { verify: (blobs: readonly string[]) => pool.verify(blobs), lookahead: 4 }
+              : {}),
+          },
+        );
+      } finally {
+        await db.close();
+      }
     } finally {
       await pool?.close();
-      await db.close();
     }
   }
+  const { problems } = parsed;
   const rejected = [
     ...problems.map((p) => ({ line: p.line, code: "REQUEST_INVALID", reason: p.reason })),
     ...summary.rejected,
@@ -112,6 +131,13 @@ async function runImport(ctx: CliContext, file: string, opts: ImportOptions): Pr
     );
   }
   return rejected.length > 0 ? 1 : 0;
+}
+
+/** Lines in `text` (an upper bound on its records), without splitting it. */
+function lineCount(text: string): number {
+  let n = 0;
+  for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n", i + 1)) n++;
+  return n;
 }
 
 async function viaApi(

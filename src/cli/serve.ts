@@ -14,7 +14,7 @@ export function registerServe(program: Command, ctx: CliContext, wrap: Wrap): vo
   program
     .command("serve")
     .description(
-      "Run the license server (HTTP API on 127.0.0.1:8090 by default). Without DATABASE_URL it\n" +
+      "Run the license server (HTTP API on 127.0.0.1:8090 by default). Without DATABASE_URL it " +
         "keeps its data in an embedded PostgreSQL under the data folder. Stops on SIGINT/SIGTERM.",
     )
     .option(

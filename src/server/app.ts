@@ -8,6 +8,8 @@ import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions
 import { LicenseError } from "../core/errors.js";
 import type { KeyRing, Signer } from "../core/keys.js";
 import type { Database } from "../store/db.js";
+import { licenseInserter, licenseStateReader } from "../store/licenses.js";
+import { tokenAuthenticator } from "../store/tokens.js";
 import type { ServerContext } from "./context.js";
 import { installErrorBoundary, sendError } from "./errors.js";
 import { registerHealthRoutes } from "./health.js";
@@ -40,6 +42,20 @@ export interface AppOptions {
   readonly verifyRateLimit?: number;
 }
 
+// Request ids are random (they say nothing about traffic volume); drawing the bytes
+// for 512 ids at a time keeps one call into the CSPRNG off each request.
+const ID_BYTES = 12;
+let idPool = Buffer.alloc(0);
+let idAt = 0;
+function requestId(): string {
+  if (idAt >= idPool.length) {
+    idPool = randomBytes(ID_BYTES * 512);
+    idAt = 0;
+  }
+  idAt += ID_BYTES;
+  return `req_${idPool.toString("base64url", idAt - ID_BYTES, idAt)}`;
+}
+
 function NUL(value: unknown): boolean {
   if (typeof value === "string") return value.includes("\u0000");
   if (Array.isArray(value)) return value.some(NUL);
@@ -64,6 +80,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     now: options.now ?? (() => new Date()),
     metrics: new Metrics(),
     verifyLimiter: new RateLimiter(options.verifyRateLimit ?? DEFAULT_VERIFY_RATE_LIMIT),
+    authenticate: tokenAuthenticator(options.db),
+    licenseState: licenseStateReader(options.db),
+    insertLicense: licenseInserter(options.db),
   };
   const logger: FastifyServerOptions["logger"] =
     options.logStream === false
@@ -81,7 +100,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     bodyLimit: BODY_LIMIT,
     trustProxy: [...(options.trustedProxies ?? ["loopback"])],
     requestIdHeader: false,
-    genReqId: () => `req_${randomBytes(12).toString("base64url")}`,
+    genReqId: requestId,
     return503OnClosing: true,
     // Long path segments reach the handlers (and get a 404), not the router's own 414.
     routerOptions: { maxParamLength: 4096 },

@@ -125,15 +125,24 @@ export async function issue(
   const generated = body.license_key === undefined;
   // Validate and sign first: a bad request throws here, before any write.
   let minted = mintLicense(input, s, ctx.now());
-  const store = (q: Queryable) =>
-    insertLicense(q, { ...minted.payload, blob: minted.blob, source: "api" }, who, ctx.now());
+  // Outside a transaction (no Idempotency-Key) the insert may share a statement with
+  // concurrent requests' (see licenseInserter); inside one it must use that transaction.
+  const store = (q: Queryable, transactional: boolean) => {
+    const row = { ...minted.payload, blob: minted.blob, source: "api" } as const;
+    return transactional
+      ? insertLicense(q, row, who, ctx.now())
+      : ctx.insertLicense(row, who, ctx.now());
+  };
 
   const result = await withKeyRetry(
     generated,
     () => minted.payload.license_key,
     async () => {
       try {
-        return await once(ctx, idem, async (q) => ({ status: 201, body: await store(q) }));
+        return await once(ctx, idem, async (q, transactional) => ({
+          status: 201,
+          body: await store(q, transactional),
+        }));
       } catch (err) {
         if (isKeyTaken(err) && generated) minted = mintLicense(input, s, ctx.now());
         throw err;

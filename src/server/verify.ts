@@ -6,7 +6,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { LicenseError, isLicenseError } from "../core/errors.js";
 import { verifyBlob } from "../core/format.js";
-import { getLicenseState } from "../store/licenses.js";
 import type { ServerContext } from "./context.js";
 import { sendError } from "./errors.js";
 
@@ -53,7 +52,7 @@ export function registerVerifyRoutes(app: FastifyInstance, ctx: ServerContext): 
       return { genuine: false, state: "unknown", code: err.code, message: err.message };
     }
     const { payload } = verified;
-    const row = await getLicenseState(ctx.db, payload.license_key);
+    const row = await ctx.licenseState(payload.license_key);
     const base = {
       genuine: true,
       license_key: payload.license_key,

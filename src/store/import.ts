@@ -40,6 +40,11 @@ export interface ImportOptions {
    * in this thread, overlapping the database's work on the previous batch.
    */
   readonly verify?: (blobs: readonly string[]) => Promise<VerifyOutcome[]>;
+  /**
+   * How many batches `verify` may be working on ahead of the inserts (default
+   * 1). More keep parallel verifiers busy while a batch is being inserted.
+   */
+  readonly lookahead?: number;
 }
 
 const FIELDS = ["license_key", "name", "email", "tier", "issued_at", "expires_at"] as const;
@@ -235,18 +240,28 @@ export async function importRecords(
         }),
       ));
   const slice = (start: number) => records.slice(start, start + size);
-  // Batch N is inserted while batch N+1 is verified.
-  let verifying = records.length > 0 ? verify(slice(0).map((r) => r.blob)) : undefined;
-  for (let start = 0; verifying; start += size) {
-    const current = slice(start);
-    const batch = classify(current, await verifying);
-    const inserting = batch.length > 0 ? insertBatch(db, batch, who, now) : undefined;
-    // Swallowed here only until awaited below, so a failed insert is not "unhandled" meanwhile.
-    inserting?.catch(() => undefined);
-    const next = start + size;
-    verifying = next < records.length ? verify(slice(next).map((r) => r.blob)) : undefined;
-    if (inserting) settle(batch, await inserting);
-    options.onProgress?.(Math.min(next, records.length), records.length);
+  // Verification runs up to `ahead` batches in front of the inserts, so the
+  // verifiers (worker threads) never wait on the database and the database
+  // never waits on them; the inserts go one batch at a time, in order.
+  const ahead = Math.max(1, options.lookahead ?? 1);
+  const verifying: Promise<VerifyOutcome[]>[] = [];
+  let queued = 0;
+  const queue = () => {
+    while (queued < records.length && verifying.length < ahead) {
+      const p = verify(slice(queued).map((r) => r.blob));
+      // Swallowed here only until awaited below, so a failure is not "unhandled" meanwhile.
+      p.catch(() => undefined);
+      verifying.push(p);
+      queued += size;
+    }
+  };
+  queue();
+  for (let start = 0; start < records.length; start += size) {
+    const outcomes = await verifying.shift()!;
+    queue();
+    const batch = classify(slice(start), outcomes);
+    if (batch.length > 0) settle(batch, await insertBatch(db, batch, who, now));
+    options.onProgress?.(Math.min(start + size, records.length), records.length);
   }
   summary.rejected.sort((a, b) => a.line - b.line);
   return summary;

@@ -5,6 +5,7 @@
  */
 import { TIERS, type Tier } from "../core/catalogue.js";
 import { formatTime, normalizeIdentity } from "../core/license.js";
+import { Batcher } from "./batch.js";
 import type { Queryable } from "./db.js";
 
 /** The state a license row is in; "expired" is derived from expires_at, never stored. */
@@ -122,14 +123,7 @@ export async function insertLicense(
   action = "issue",
 ): Promise<LicenseRecord> {
   const at = now.toISOString();
-  const after = {
-    status: "active",
-    status_reason: null,
-    tier: l.tier,
-    expires_at: l.expires_at,
-    supersedes: l.supersedes ?? null,
-    superseded_by: null,
-  };
+  const after = afterInsert(l);
   const { rows } = await q.query<Row>(
     `WITH l AS (
        INSERT INTO licenses (license_key, name, email, email_norm, tier, issued_at, expires_at,
@@ -163,6 +157,120 @@ export async function insertLicense(
   return toRecord(rows[0]!);
 }
 
+interface PendingInsert {
+  readonly l: NewLicense;
+  readonly who: Actor;
+  readonly now: Date;
+  readonly ok: (r: LicenseRecord) => void;
+  readonly fail: (err: unknown) => void;
+}
+
+/**
+ * {@link insertLicense} for a server: licenses issued by concurrent requests
+ * in the same turn of the event loop go in as one statement (each row still
+ * with its own event, all committed together: a group commit). If that
+ * statement fails — a supplied license_key already taken, say — each license
+ * is inserted on its own again, so every request gets its own answer or error
+ * exactly as if it had been alone.
+ */
+export function licenseInserter(
+  q: Queryable,
+  maxRows = 200,
+): (l: NewLicense, who: Actor, now: Date) => Promise<LicenseRecord> {
+  let pending: PendingInsert[] = [];
+  let scheduled = false;
+  const alone = (p: PendingInsert) => insertLicense(q, p.l, p.who, p.now).then(p.ok, p.fail);
+  const flush = () => {
+    const batch = pending;
+    pending = [];
+    if (batch.length === 0) return;
+    if (batch.length === 1) {
+      void alone(batch[0]!);
+      return;
+    }
+    insertMany(q, batch).then(
+      (rows) => {
+        for (const p of batch) {
+          const r = rows.get(p.l.license_key);
+          if (r) p.ok(r);
+          else void alone(p);
+        }
+      },
+      () => {
+        for (const p of batch) void alone(p);
+      },
+    );
+  };
+  return (l, who, now) =>
+    new Promise<LicenseRecord>((ok, fail) => {
+      pending.push({ l, who, now, ok, fail });
+      if (pending.length >= maxRows) flush();
+      else if (!scheduled) {
+        scheduled = true;
+        setImmediate(() => {
+          scheduled = false;
+          flush();
+        });
+      }
+    });
+}
+
+async function insertMany(
+  q: Queryable,
+  batch: readonly PendingInsert[],
+): Promise<Map<string, LicenseRecord>> {
+  const col = (f: (p: PendingInsert) => unknown) => batch.map(f);
+  const { rows } = await q.query<Row>(
+    `WITH input AS (
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+         $6::timestamptz[], $7::timestamptz[], $8::text[], $9::text[], $10::text[], $11::text[],
+         $12::timestamptz[], $13::text[], $14::text[], $15::text[])
+         AS t(license_key, name, email, email_norm, tier, issued_at, expires_at, kid, blob,
+           source, supersedes, at, actor, request_id, after)),
+     l AS (
+       INSERT INTO licenses (license_key, name, email, email_norm, tier, issued_at, expires_at,
+         kid, blob, source, supersedes, created_at, updated_at)
+       SELECT license_key, name, email, email_norm, tier, issued_at, expires_at, kid, blob,
+         source, supersedes, at, at FROM input
+       RETURNING ${COLUMNS}),
+     e AS (
+       INSERT INTO events (license_key, action, actor, request_id, before, after, at)
+       SELECT i.license_key, 'issue', i.actor, i.request_id, NULL, i.after::jsonb, i.at
+       FROM input i JOIN l ON l.license_key = i.license_key)
+     SELECT * FROM l`,
+    [
+      col((p) => p.l.license_key),
+      col((p) => p.l.name),
+      col((p) => p.l.email),
+      col((p) => normalizeIdentity(p.l.email)),
+      col((p) => p.l.tier),
+      col((p) => p.l.issued_at),
+      col((p) => p.l.expires_at),
+      col((p) => p.l.kid),
+      col((p) => p.l.blob),
+      col((p) => p.l.source),
+      col((p) => p.l.supersedes ?? null),
+      col((p) => p.now.toISOString()),
+      col((p) => p.who.actor),
+      col((p) => p.who.requestId ?? null),
+      col((p) => JSON.stringify(afterInsert(p.l))),
+    ],
+    "insert_licenses",
+  );
+  return new Map(rows.map((r) => [String(r.license_key), toRecord(r)]));
+}
+
+function afterInsert(l: NewLicense): Record<string, unknown> {
+  return {
+    status: "active",
+    status_reason: null,
+    tier: l.tier,
+    expires_at: l.expires_at,
+    supersedes: l.supersedes ?? null,
+    superseded_by: null,
+  };
+}
+
 /** The license with this key, or undefined. `forUpdate` locks the row until the transaction ends. */
 export async function getLicense(
   q: Queryable,
@@ -185,17 +293,15 @@ export interface LicenseState {
   readonly superseded_by: string | null;
 }
 
-/** The state of the license with this key, or undefined (a hot read: a named prepared statement). */
-export async function getLicenseState(
-  q: Queryable,
-  key: string,
-): Promise<LicenseState | undefined> {
-  const { rows } = await q.query<Row>(
-    "SELECT status, expires_at, blob, superseded_by FROM licenses WHERE license_key = $1",
-    [key],
-    "license_state",
-  );
-  const r = rows[0];
+type StateRow = {
+  license_key: unknown;
+  status: unknown;
+  expires_at: unknown;
+  blob: unknown;
+  superseded_by: unknown;
+};
+
+function toState(r: StateRow | undefined): LicenseState | undefined {
   if (!r) return undefined;
   return {
     status: r.status as LicenseStatus,
@@ -203,6 +309,39 @@ export async function getLicenseState(
     blob: String(r.blob),
     superseded_by: textOrNull(r.superseded_by),
   };
+}
+
+/** The state of the license with this key, or undefined (a hot read: a named prepared statement). */
+export async function getLicenseState(
+  q: Queryable,
+  key: string,
+): Promise<LicenseState | undefined> {
+  const { rows } = await q.query<StateRow>(
+    "SELECT license_key, status, expires_at, blob, superseded_by FROM licenses WHERE license_key = $1",
+    [key],
+    "license_state",
+  );
+  return toState(rows[0]);
+}
+
+/**
+ * {@link getLicenseState} for a server: concurrent verify requests' reads share
+ * one query (see batch.ts). Nothing is cached; every answer is read after the
+ * request arrived, so a revocation is seen at once.
+ */
+export function licenseStateReader(
+  q: Queryable,
+): (key: string) => Promise<LicenseState | undefined> {
+  const rows = new Batcher<string, StateRow>(async (keys) => {
+    const { rows } = await q.query<StateRow>(
+      `SELECT license_key, status, expires_at, blob, superseded_by FROM licenses
+       WHERE license_key = ANY($1::text[])`,
+      [keys],
+      "license_states",
+    );
+    return new Map(rows.map((r) => [String(r.license_key), r]));
+  });
+  return async (key) => toState(await rows.get(key));
 }
 
 /** Changes a license's status and records the event, in the caller's transaction. */

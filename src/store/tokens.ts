@@ -6,6 +6,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { LicenseError } from "../core/errors.js";
+import { Batcher } from "./batch.js";
 import type { Queryable } from "./db.js";
 import { UNIQUE_VIOLATION, sqlState } from "./db.js";
 
@@ -130,21 +131,18 @@ export async function revokeToken(q: Queryable, idOrName: string, now: Date): Pr
   return toToken(rows[0]);
 }
 
-/** The live token a presented bearer token matches, or undefined. */
-export async function authenticateToken(
-  q: Queryable,
-  presented: string,
-): Promise<{ id: number; name: string; lastUsedAt: Date | null } | undefined> {
-  if (!isTokenShaped(presented)) return undefined;
-  const hash = hashToken(presented);
-  const { rows } = await q.query<Row>(
-    "SELECT id, name, hash, last_used_at FROM admin_tokens WHERE hash = $1 AND revoked_at IS NULL",
-    [hash],
-    "authenticate_token",
-  );
-  const r = rows[0];
+/** A live token as authentication sees it. */
+export interface AuthenticatedToken {
+  readonly id: number;
+  readonly name: string;
+  readonly lastUsedAt: Date | null;
+}
+
+type TokenRow = { id: unknown; name: unknown; hash: unknown; last_used_at: unknown };
+
+// The index lookup already matched; this compare keeps the decision itself constant-time.
+function admit(r: TokenRow | undefined, hash: string): AuthenticatedToken | undefined {
   if (!r) return undefined;
-  // The index lookup already matched; this compare keeps the decision itself constant-time.
   if (!timingSafeEqual(Buffer.from(String(r.hash), "hex"), Buffer.from(hash, "hex"))) {
     return undefined;
   }
@@ -153,6 +151,45 @@ export async function authenticateToken(
     id: Number(r.id),
     name: String(r.name),
     lastUsedAt: last === null || last === undefined ? null : new Date(iso(last)),
+  };
+}
+
+/** The live token a presented bearer token matches, or undefined. */
+export async function authenticateToken(
+  q: Queryable,
+  presented: string,
+): Promise<AuthenticatedToken | undefined> {
+  if (!isTokenShaped(presented)) return undefined;
+  const hash = hashToken(presented);
+  const { rows } = await q.query<TokenRow>(
+    "SELECT id, name, hash, last_used_at FROM admin_tokens WHERE hash = $1 AND revoked_at IS NULL",
+    [hash],
+    "authenticate_token",
+  );
+  return admit(rows[0], hash);
+}
+
+/**
+ * {@link authenticateToken} for a server: concurrent requests' lookups share
+ * one query (see batch.ts). No token is cached, so a revocation applies to
+ * every request that arrives after it commits, on every process.
+ */
+export function tokenAuthenticator(
+  q: Queryable,
+): (presented: string) => Promise<AuthenticatedToken | undefined> {
+  const rows = new Batcher<string, TokenRow>(async (hashes) => {
+    const { rows } = await q.query<TokenRow>(
+      `SELECT id, name, hash, last_used_at FROM admin_tokens
+       WHERE hash = ANY($1::text[]) AND revoked_at IS NULL`,
+      [hashes],
+      "authenticate_tokens",
+    );
+    return new Map(rows.map((r) => [String(r.hash), r]));
+  });
+  return async (presented) => {
+    if (!isTokenShaped(presented)) return undefined;
+    const hash = hashToken(presented);
+    return admit(await rows.get(hash), hash);
   };
 }
 

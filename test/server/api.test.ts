@@ -108,6 +108,29 @@ describe.each(backendNames())("the API on %s", (backend) => {
       expect(await h.count("events")).toBe(1);
     });
 
+    it("issues concurrent requests each their own license and event, refusing only a taken key", async () => {
+      const results = await Promise.all([
+        ...Array.from({ length: 8 }, (_, i) => issue({ ...buyer, name: `Buyer ${i}` })),
+        issue({ ...buyer, license_key: "DT1-PRO-SAME-0001" }),
+        issue({ ...buyer, email: "eve@example.com", license_key: "DT1-PRO-SAME-0001" }),
+      ]);
+      const codes = results.map((r) => r.statusCode);
+      expect(codes.slice(0, 8)).toEqual(Array(8).fill(201));
+      expect(codes.slice(8).sort()).toEqual([201, 409]);
+      expectError(
+        results.find((r) => r.statusCode === 409)!,
+        409,
+        "LICENSE_KEY_TAKEN",
+      );
+      const keys = results.filter((r) => r.statusCode === 201).map((r) => json<License>(r));
+      expect(new Set(keys.map((l) => l.license_key)).size).toBe(9);
+      expect(keys.slice(0, 8).map((l) => l.name)).toEqual(
+        Array.from({ length: 8 }, (_, i) => `Buyer ${i}`),
+      );
+      expect(await h.count("licenses")).toBe(9);
+      expect(await h.count("events")).toBe(9);
+    });
+
     const BAD: [string, InjectOptions, number, string][] = [
       [
         "malformed JSON",

@@ -3,13 +3,13 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { DEV_PRIVATE_KEY_HEX, KeyRing, importSigner } from "../../src/core/keys.js";
 import { mintLicense, type MintInput } from "../../src/core/mint.js";
 import { isLicenseError } from "../../src/core/errors.js";
-import { sqlState } from "../../src/store/db.js";
+import { sqlState, type Queryable } from "../../src/store/db.js";
 import { LATEST_VERSION, migrate, schemaVersion } from "../../src/store/migrations.js";
 import { openPostgres } from "../../src/store/pg.js";
 import * as L from "../../src/store/licenses.js";
 import * as T from "../../src/store/tokens.js";
 import { claimKey, completeKey, requestHash } from "../../src/store/idempotency.js";
-import { importRecords } from "../../src/store/import.js";
+import { importRecords, verifyInThread } from "../../src/store/import.js";
 import { parseLog } from "../../src/issuer/log.js";
 import { toRecord } from "../../src/issuer/issue.js";
 import {
@@ -174,6 +174,87 @@ describe.each(backendNames())("the store on %s", (backend) => {
         "issue",
         "supersede",
       ]);
+    });
+  });
+
+  describe("coalesced reads and writes for the server", () => {
+    // Counts the statements sent, to show concurrent calls share one.
+    function counting() {
+      const sent: string[] = [];
+      const q: Queryable = {
+        query: (sql, params, name) => {
+          sent.push(name ?? sql);
+          return t.db.query(sql, params, name);
+        },
+      };
+      return { q, sent };
+    }
+
+    it("answers concurrent license-state reads with one query and sees a change made before the next read", async () => {
+      const a = await L.insertLicense(t.db, newLicense({ name: "A" }), who, NOW);
+      const b = await L.insertLicense(t.db, newLicense({ name: "B" }), who, NOW);
+      const { q, sent } = counting();
+      const read = L.licenseStateReader(q);
+      const [ra, rb, ra2, none] = await Promise.all([
+        read(a.license_key),
+        read(b.license_key),
+        read(a.license_key),
+        read("DT1-CORE-00000000-00000000"),
+      ]);
+      expect(sent).toEqual(["license_states"]);
+      expect(ra).toMatchObject({ status: "active", blob: a.blob, superseded_by: null });
+      expect(rb).toMatchObject({ status: "active", blob: b.blob });
+      expect(ra2).toEqual(ra);
+      expect(none).toBeUndefined();
+      await t.db.transaction((tx) => L.setStatus(tx, a, "revoked", "revoke", "fraud", who, NOW));
+      expect(await read(a.license_key)).toMatchObject({ status: "revoked" });
+      expect(sent).toHaveLength(2);
+    });
+
+    it("answers concurrent token lookups with one query and refuses a token once it is revoked", async () => {
+      const token = T.generateToken();
+      const other = T.generateToken();
+      await T.insertToken(t.db, "ops", token, "cli", NOW);
+      const { q, sent } = counting();
+      const auth = T.tokenAuthenticator(q);
+      const found = await Promise.all([auth(token), auth(token), auth(other), auth("not a token")]);
+      expect(sent).toEqual(["authenticate_tokens"]);
+      expect(found[0]).toMatchObject({ name: "ops", lastUsedAt: null });
+      expect(found[1]).toEqual(found[0]);
+      expect(found[2]).toBeUndefined();
+      expect(found[3]).toBeUndefined();
+      await T.revokeToken(t.db, "ops", NOW);
+      expect(await auth(token)).toBeUndefined();
+    });
+
+    it("stores concurrent licenses in one statement, each with its own issue event", async () => {
+      const { q, sent } = counting();
+      const insert = L.licenseInserter(q);
+      const rows = [1, 2, 3].map((i) => newLicense({ name: `Buyer ${i}` }));
+      const stored = await Promise.all(rows.map((r) => insert(r, who, NOW)));
+      expect(sent).toEqual(["insert_licenses"]);
+      expect(stored.map((r) => r.name)).toEqual(["Buyer 1", "Buyer 2", "Buyer 3"]);
+      for (const r of stored) {
+        expect(await L.getLicense(t.db, r.license_key)).toEqual(r);
+        const events = await L.listEvents(t.db, r.license_key);
+        expect(events).toHaveLength(1);
+        expect(events[0]).toMatchObject({ action: "issue", actor: "test", before: null });
+        expect(events[0]!.after).toMatchObject({ status: "active", tier: "core" });
+      }
+    });
+
+    it("gives a taken key in a shared statement its own error and stores the rest", async () => {
+      await L.insertLicense(t.db, newLicense({ licenseKey: "DT1-PRO-ACME-2026" }), who, NOW);
+      const insert = L.licenseInserter(t.db);
+      const ok1 = newLicense({ name: "Fine One" });
+      const taken = newLicense({ licenseKey: "DT1-PRO-ACME-2026", email: "eve@example.com" });
+      const ok2 = newLicense({ name: "Fine Two" });
+      const results = await Promise.allSettled([ok1, taken, ok2].map((r) => insert(r, who, NOW)));
+      expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+      expect(sqlState((results[1] as PromiseRejectedResult).reason)).toBe("23505");
+      expect(await count(t, "licenses")).toBe(3);
+      expect(await count(t, "events")).toBe(3);
+      expect((await L.getLicense(t.db, "DT1-PRO-ACME-2026"))!.email).toBe("ada@example.com");
     });
   });
 
@@ -387,6 +468,33 @@ describe.each(backendNames())("the store on %s", (backend) => {
         [4, "LICENSE_KEY_TAKEN"],
       ]);
       expect((await L.getLicense(t.db, "DT1-CORE-KEY-0001"))!.name).toBe("Ada Lovelace");
+    });
+
+    it("gives the same result when verification runs several batches ahead of the inserts", async () => {
+      const rows = Array.from({ length: 7 }, (_, i) => newLicense({ name: `Buyer ${i}` }));
+      const text = jsonl([...rows.slice(0, 4), rows[1]!, ...rows.slice(4)]);
+      const { records } = parseLog(
+        text.replace(rows[5]!.blob, rows[5]!.blob.slice(0, -4) + "AAAA"),
+      );
+      let inFlight = 0;
+      let most = 0;
+      const s = await importRecords(t.db, records, ring, { actor: "import" }, NOW, {
+        batchSize: 2,
+        lookahead: 3,
+        // Later batches finish first, as they may on worker threads.
+        verify: async (blobs) => {
+          most = Math.max(most, ++inFlight);
+          await new Promise((r) => setTimeout(r, 30 - blobs.length * 5 - inFlight * 5));
+          inFlight--;
+          return verifyInThread(ring, blobs);
+        },
+      });
+      expect(most).toBeGreaterThan(1);
+      expect(s.imported).toBe(6);
+      expect(s.already_present).toBe(1);
+      expect(s.rejected.map((r) => r.line)).toEqual([7]);
+      expect(await count(t, "licenses")).toBe(6);
+      expect(await count(t, "events")).toBe(6);
     });
   });
 });
