@@ -81,17 +81,8 @@ function matchRecord(record: LoggedRecord, payload: LicensePayload, blob: string
       );
     }
   }
-  return {
-    license_key: payload.license_key,
-    name: payload.name,
-    email: payload.email,
-    tier: payload.tier,
-    issued_at: payload.issued_at,
-    expires_at: payload.expires_at,
-    kid: payload.kid,
-    blob,
-    source: "import",
-  };
+  const { v: _v, ...fields } = payload;
+  return { ...fields, blob, source: "import" };
 }
 
 type Checked = NewLicense & { readonly line: number };

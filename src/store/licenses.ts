@@ -4,7 +4,7 @@
  * nothing is ever deleted.
  */
 import { TIERS, type Tier } from "../core/catalogue.js";
-import { formatTime, normalizeIdentity } from "../core/license.js";
+import { formatTime, normalizeIdentity, type LicensePayload } from "../core/license.js";
 import { Batcher } from "./batch.js";
 import type { Queryable } from "./db.js";
 
@@ -15,15 +15,11 @@ export type LicenseStatus = (typeof LICENSE_STATUSES)[number];
 /** Where a row came from. */
 export type LicenseSource = "api" | "import";
 
+/** The signed payload's fields, as a row stores them beside the blob. */
+export type SignedFields = Omit<LicensePayload, "v">;
+
 /** A stored license, as the API returns it. */
-export interface LicenseRecord {
-  readonly license_key: string;
-  readonly name: string;
-  readonly email: string;
-  readonly tier: Tier;
-  readonly issued_at: string;
-  readonly expires_at: string;
-  readonly kid: string;
+export interface LicenseRecord extends SignedFields {
   readonly blob: string;
   readonly status: LicenseStatus;
   readonly status_reason: string | null;
@@ -35,14 +31,7 @@ export interface LicenseRecord {
 }
 
 /** What is inserted for a new license (the signed payload's fields and the blob). */
-export interface NewLicense {
-  readonly license_key: string;
-  readonly name: string;
-  readonly email: string;
-  readonly tier: Tier;
-  readonly issued_at: string;
-  readonly expires_at: string;
-  readonly kid: string;
+export interface NewLicense extends SignedFields {
   readonly blob: string;
   readonly source: LicenseSource;
   readonly supersedes?: string | null;
