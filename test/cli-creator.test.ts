@@ -1,4 +1,5 @@
 import {
+  chmodSync,
   existsSync,
   lstatSync,
   readFileSync,
@@ -502,4 +503,18 @@ describe("the issuance log under real processes", () => {
     const logged = new Set(records.map((r) => r.blob));
     for (const blob of shown) expect(logged.has(blob)).toBe(true);
   }, 90_000);
+});
+
+describe("the issuance log's permissions", () => {
+  it("warns when the log is readable by others, and still mints", async () => {
+    const home = tempHome();
+    await mint(home, ["--name", "A", "--email", "a@example.com"]);
+    chmodSync(logOf(home), 0o644);
+    const r = await mint(home, ["--name", "B", "--email", "b@example.com"]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/has mode 644: other users can read the buyer list; run chmod 600/);
+    const quiet = tempHome();
+    const ok = await mint(quiet, ["--name", "C", "--email", "c@example.com"]);
+    expect(ok.stderr).not.toMatch(/other users can read/);
+  });
 });

@@ -1,4 +1,5 @@
 /** `dtlicense mint`: sign a license for a buyer and record it in the issuance log. */
+import { statSync } from "node:fs";
 import type { Command } from "commander";
 import { LicenseError } from "../core/errors.js";
 import { pathTaken, writeFileAtomic } from "../config/fs-safe.js";
@@ -106,5 +107,12 @@ async function mint(ctx: CliContext, opts: MintOptions): Promise<number> {
       ? `dtlicense: recorded in ${logPath}\n`
       : "dtlicense: --no-log: NOT recorded in the issuance log; never use this for a real buyer\n",
   );
+  // A log made by hand or copied in may be readable by others; it lists every buyer.
+  const mode = log ? statSync(logPath).mode & 0o777 : 0;
+  if (mode & 0o077) {
+    ctx.stderr.write(
+      `dtlicense: warning: ${logPath} has mode ${mode.toString(8)}: other users can read the buyer list; run chmod 600 ${logPath}\n`,
+    );
+  }
   return 0;
 }
