@@ -518,3 +518,12 @@ describe("the issuance log's permissions", () => {
     expect(ok.stderr).not.toMatch(/other users can read/);
   });
 });
+
+describe("dtlicense --version", () => {
+  it("prints the version package.json declares", async () => {
+    const pkg = JSON.parse(readFileSync(join(import.meta.dirname, "..", "package.json"), "utf8"));
+    const r = await runInProcess(["--version"], { home: tempHome() });
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe(pkg.version);
+  });
+});

@@ -7,7 +7,7 @@ import type { Command } from "commander";
 import { ERROR_CODES, LicenseError, type ErrorCode } from "../core/errors.js";
 import { readSecretFile } from "../config/secret-file.js";
 import type { CliContext } from "./context.js";
-import { openConfiguredDatabase } from "./db.js";
+import { openDeploymentDatabase } from "./ops-env.js";
 import type { Wrap } from "./program.js";
 
 export const SERVER_URL_VAR = "DATATOOLS_SERVER_URL";
@@ -155,7 +155,7 @@ export function registerAdmin(program: Command, ctx: CliContext, wrap: Wrap): vo
       } else {
         const { generateToken, insertToken } = await import("../store/tokens.js");
         const { migrate } = await import("../store/migrations.js");
-        const db = await openConfiguredDatabase(ctx, opts.dataDir);
+        const db = (await openDeploymentDatabase(ctx, opts.dataDir)).db;
         try {
           await migrate(db);
           const t = generateToken();
@@ -184,7 +184,7 @@ export function registerAdmin(program: Command, ctx: CliContext, wrap: Wrap): vo
         tokens = (await callApi<{ tokens: Token[] }>(target, "GET", "/v1/admin/tokens")).tokens;
       } else {
         const { listTokens } = await import("../store/tokens.js");
-        const db = await openConfiguredDatabase(ctx, opts.dataDir);
+        const db = (await openDeploymentDatabase(ctx, opts.dataDir)).db;
         try {
           tokens = await listTokens(db);
         } finally {
@@ -221,7 +221,7 @@ export function registerAdmin(program: Command, ctx: CliContext, wrap: Wrap): vo
         );
       } else {
         const { revokeToken } = await import("../store/tokens.js");
-        const db = await openConfiguredDatabase(ctx, opts.dataDir);
+        const db = (await openDeploymentDatabase(ctx, opts.dataDir)).db;
         try {
           revoked = await revokeToken(db, idOrName, ctx.now());
         } finally {

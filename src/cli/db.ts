@@ -2,16 +2,11 @@
 import type { Command } from "commander";
 import { LicenseError } from "../core/errors.js";
 import type { CliContext } from "./context.js";
+import { openDeploymentDatabase } from "./ops-env.js";
 import type { Wrap } from "./program.js";
 
 const DATA_DIR_HELP =
   "data folder of the embedded database (default $DATATOOLS_DATA_DIR or ~/.datatools-license)";
-
-/** Opens the database the environment configures (DATABASE_URL, or PGlite in the data folder). */
-export async function openConfiguredDatabase(ctx: CliContext, dataDir: string | undefined) {
-  const { openDeploymentDatabase } = await import("./ops-env.js");
-  return (await openDeploymentDatabase(ctx, dataDir)).db;
-}
 
 export function registerDb(program: Command, ctx: CliContext, wrap: Wrap): void {
   const db = program
@@ -26,7 +21,7 @@ export function registerDb(program: Command, ctx: CliContext, wrap: Wrap): void 
     .action(
       wrap(async (opts: { dataDir?: string }) => {
         const { migrate } = await import("../store/migrations.js");
-        const database = await openConfiguredDatabase(ctx, opts.dataDir);
+        const database = (await openDeploymentDatabase(ctx, opts.dataDir)).db;
         try {
           const r = await migrate(database);
           ctx.stdout.write(
@@ -46,7 +41,7 @@ export function registerDb(program: Command, ctx: CliContext, wrap: Wrap): void 
     .action(
       wrap(async (opts: { dataDir?: string }) => {
         const { LATEST_VERSION, schemaVersion } = await import("../store/migrations.js");
-        const database = await openConfiguredDatabase(ctx, opts.dataDir);
+        const database = (await openDeploymentDatabase(ctx, opts.dataDir)).db;
         try {
           const version = await schemaVersion(database);
           ctx.stdout.write(`schema version ${version}; this release needs ${LATEST_VERSION}\n`);

@@ -46,13 +46,12 @@ interface DoctorOptions {
   json?: boolean;
 }
 
-/** The variables that name secret files, with whether the file must be private. */
+/** The variables that name secret files (the public-key ring file is not secret, so not listed). */
 const SECRET_FILE_VARS = [
   `${PRIVKEY_VAR}_FILE`,
   SERVER_VARS.DATABASE_PASSWORD_FILE,
   SERVER_VARS.DATABASE_URL_FILE,
   SERVER_VARS.ADMIN_TOKEN_FILE,
-  SERVER_VARS.PUBKEY_FILE,
 ] as const;
 
 export function registerDoctor(program: Command, ctx: CliContext, wrap: Wrap): void {
@@ -336,12 +335,11 @@ function checkKeys(
     return undefined;
   }
   const { ring, signer } = keys;
-  const dev = keys.usingDevKey || ring.has(DEV_KID) || signer?.kid === DEV_KID;
-  if (dev) {
+  if (keys.usingDevKey) {
     add({
       check: "development key",
       level: production ? "problem" : "warning",
-      message: keys.usingDevKey
+      message: !keys.configured
         ? "no key is configured, so the public development key signs and verifies"
         : `the key ring or signing key is the public development key (kid ${DEV_KID})`,
       fix: FIXES.DEV_KEY_IN_PRODUCTION!,
@@ -464,7 +462,7 @@ async function checkDatabase(
         check: "database",
         level: "problem",
         message: `cannot reach ${where}: ${(err as Error).message}`,
-        fix: "is PostgreSQL up (docker compose -p datatools-license ps)? Are the URL and password file right?",
+        fix: FIXES.DATABASE_UNAVAILABLE!,
       });
       return;
     }

@@ -76,7 +76,7 @@ async function runImport(ctx: CliContext, file: string, opts: ImportOptions): Pr
     summary = await viaApi(target, parsed.records, onProgress);
   } else {
     const keys = loadKeys(ctx);
-    const { openConfiguredDatabase } = await import("./db.js");
+    const { openDeploymentDatabase } = await import("./ops-env.js");
     const { migrate } = await import("../store/migrations.js");
     const { importRecords } = await import("../store/import.js");
     const { availableParallelism } = await import("node:os");
@@ -87,7 +87,7 @@ async function runImport(ctx: CliContext, file: string, opts: ImportOptions): Pr
         ? (await import("../store/verify-pool.js")).createVerifyPool(keys.ring)
         : undefined;
     try {
-      const db = await openConfiguredDatabase(ctx, opts.dataDir);
+      const db = (await openDeploymentDatabase(ctx, opts.dataDir)).db;
       try {
         const migrated = migrate(db);
         migrated.catch(() => undefined);

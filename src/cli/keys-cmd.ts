@@ -362,7 +362,7 @@ function currentSigner(ctx: CliContext): Signer {
       `re-issuing needs the new private key: set ${PRIVKEY_VAR}_FILE (or ${PRIVKEY_VAR})`,
     );
   }
-  if (keys.usingDevKey || keys.signer.kid === DEV_KID) {
+  if (keys.usingDevKey) {
     throw new LicenseError(
       "DEV_KEY_IN_PRODUCTION",
       `no signing key is configured (or it is the development key); set ${PRIVKEY_VAR}_FILE to the new key`,
@@ -386,7 +386,7 @@ function reissuedPayload(
     name: old.name,
     email: old.email,
     tier: old.tier,
-    issued_at: formatTime(new Date(Math.floor(now.getTime() / 1000) * 1000)),
+    issued_at: formatTime(now),
     expires_at: old.expires_at,
   };
 }
@@ -586,19 +586,8 @@ async function reissueFromLog(
     if (dryRun) continue;
     const payload = reissuedPayload(r, r.license_key, signer, now);
     const blob = encodeBlob(payload, signer);
-    const record = { ...payload, blob };
-    await log.append(
-      {
-        license_key: record.license_key,
-        name: record.name,
-        email: record.email,
-        tier: record.tier,
-        issued_at: record.issued_at,
-        expires_at: record.expires_at,
-        blob,
-      },
-      (current) => assertKeyFree(current, { ...r, blob }),
-    );
+    // append() writes only the log's fields (not v and kid).
+    await log.append({ ...payload, blob }, (current) => assertKeyFree(current, { ...r, blob }));
     list.push({
       email: r.email,
       name: r.name,

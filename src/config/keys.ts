@@ -36,6 +36,8 @@ export interface ResolvedKeys {
   readonly ring: KeyRing;
   /** True when the development keypair signs or is trusted. */
   readonly usingDevKey: boolean;
+  /** False when neither key variable is set and the development keypair is the fallback. */
+  readonly configured: boolean;
 }
 
 /** Parses a list of public keys separated by commas or whitespace. */
@@ -102,7 +104,12 @@ export function resolveKeys(env: Env): ResolvedKeys {
 
   if (!priv && !publicKeys) {
     const signer = importSigner(Buffer.from(DEV_PRIVATE_KEY_HEX, "hex"));
-    return { signer, ring: new KeyRing([signer.publicKey]), usingDevKey: true };
+    return {
+      signer,
+      ring: new KeyRing([signer.publicKey]),
+      usingDevKey: true,
+      configured: false,
+    };
   }
   const signer = priv ? importSigner(parseHexKey(priv.text, priv.label)) : undefined;
   if (signer && publicKeys && !publicKeys.some((k) => k.kid === signer.kid)) {
@@ -113,7 +120,12 @@ export function resolveKeys(env: Env): ResolvedKeys {
   }
   const ring = new KeyRing(publicKeys ?? [signer!.publicKey]);
   // Configuring the public development key by hand is still using it.
-  return { signer, ring, usingDevKey: ring.has(DEV_KID) || signer?.kid === DEV_KID };
+  return {
+    signer,
+    ring,
+    usingDevKey: ring.has(DEV_KID) || signer?.kid === DEV_KID,
+    configured: true,
+  };
 }
 
 /** The warning printed whenever a command falls back to the development key. */

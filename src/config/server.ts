@@ -147,12 +147,14 @@ function databaseConfig(env: Env, dataDir: string): DatabaseConfig {
 
 function keysConfig(env: Env, production: boolean): ResolvedKeys {
   const keys = resolveKeys(env);
-  if (production && (keys.usingDevKey || keys.ring.has(DEV_KID))) {
+  if (production && keys.usingDevKey) {
     throw new LicenseError(
       "DEV_KEY_IN_PRODUCTION",
-      keys.usingDevKey
+      !keys.configured
         ? `NODE_ENV=production but neither ${PRIVKEY_VAR}(_FILE) nor ${PUBKEY_VAR} is set; the public development key is refused in production`
-        : `NODE_ENV=production but ${PUBKEY_VAR} trusts the public development key (kid ${DEV_KID}); remove it`,
+        : keys.signer?.kid === DEV_KID
+          ? `NODE_ENV=production but ${PRIVKEY_VAR}(_FILE) is the public development key; sign with the production key`
+          : `NODE_ENV=production but ${PUBKEY_VAR} trusts the public development key (kid ${DEV_KID}); remove it`,
     );
   }
   return keys;

@@ -74,11 +74,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const { config } = options;
   const now = options.now ?? (() => new Date());
   ensurePrivateDir(config.dataDir);
-  const db = await openDatabase(
-    config.database.kind === "postgres"
-      ? config.database
-      : { kind: "pglite", dir: config.database.dir },
-  );
+  const db = await openDatabase(config.database);
   const where =
     config.database.kind === "postgres"
       ? redactUrl(config.database.url)

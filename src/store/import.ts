@@ -49,15 +49,6 @@ export interface ImportOptions {
 
 const FIELDS = ["license_key", "name", "email", "tier", "issued_at", "expires_at"] as const;
 
-/**
- * Verifies one record's blob and checks the line's fields against its payload.
- * Throws the verify error (SIGNATURE_INVALID, KEY_UNKNOWN, …) or RECORD_MISMATCH.
- */
-export function checkRecord(record: LoggedRecord, ring: KeyRing): NewLicense {
-  const { payload, blob } = verifyBlob(record.blob, ring);
-  return matchRecord(record, payload, blob);
-}
-
 /** Verifies blobs in this thread. */
 export function verifyInThread(ring: KeyRing, blobs: readonly string[]): VerifyOutcome[] {
   return blobs.map((text) => {

@@ -26,7 +26,7 @@ export * as tokens from "./tokens.js";
 export type { AdminToken } from "./tokens.js";
 export { claimKey, completeKey, requestHash } from "./idempotency.js";
 export type { StoredResponse } from "./idempotency.js";
-export { importRecords, checkRecord, verifyInThread } from "./import.js";
+export { importRecords, verifyInThread } from "./import.js";
 export type { ImportSummary, ImportOptions, Rejection, VerifyOutcome } from "./import.js";
 export { createVerifyPool } from "./verify-pool.js";
 export type { VerifyPool } from "./verify-pool.js";

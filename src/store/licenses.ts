@@ -530,9 +530,3 @@ export async function countLicenses(q: Queryable, now: Date): Promise<LicenseCou
   }
   return { total, by_tier, by_state };
 }
-
-/** Total licenses (for /metrics). */
-export async function licenseTotal(q: Queryable): Promise<number> {
-  const { rows } = await q.query<{ n: unknown }>("SELECT count(*)::int AS n FROM licenses");
-  return Number(rows[0]?.n ?? 0);
-}
