@@ -127,6 +127,9 @@ describe("dtlicense status", () => {
     expect(expired.code).toBe(4);
     expect(expired.stdout).toMatch(/^State: +expired$/m);
     expect(expired.stdout).toMatch(/^Features: +none enabled \(the core tier unlocks: /m);
+    // An expired license says how long ago, never "(0 days left)".
+    expect(expired.stdout).toMatch(/^Expires: +2027-05-13T22:10:27Z \(expired 18 days ago\)$/m);
+    expect(expired.stdout).not.toMatch(/days left/);
 
     const rolledBack = await cli(home, ["status", "--json"], { now: new Date("2027-05-01") });
     expect(rolledBack.code).toBe(5);
@@ -142,6 +145,20 @@ describe("dtlicense status", () => {
     expect(tampered.code).toBe(5);
     expect(tampered.stdout).toMatch(/^State: +invalid \(tampered\)$/m);
     expect(tampered.stdout).toMatch(/deactivate --yes, then activate/);
+  });
+
+  it("refuses to renew with the stored blob itself while the clock is set back", async () => {
+    const home = tempHome();
+    const { blob } = mint();
+    expect((await activate(home, blob, [], { now: new Date("2026-09-01T00:00:00Z") })).code).toBe(
+      0,
+    );
+    const before = fileBytes(home);
+    const renewed = await cli(home, ["renew", blob], { now: new Date("2026-07-01T00:00:00Z") });
+    expect(renewed.code).toBe(1);
+    expect(codeOf(renewed.stderr)).toBe("CLOCK_ROLLBACK");
+    expect(renewed.stdout).not.toMatch(/already the active one/);
+    expect(fileBytes(home)).toEqual(before);
   });
 
   it("reports each invalid reason with its code in --json", async () => {

@@ -415,6 +415,22 @@ describe("dtlicense issued", () => {
     expect(bad.stderr).toMatch(/\[USAGE\]/);
   });
 
+  it("says so when nothing expires or nothing matches, and prints [] for scripts", async () => {
+    const home = await seeded();
+    const none = await runInProcess(["issued", "expiring", "--days", "1"], { home, now: NOW_Q });
+    expect(none.code).toBe(0);
+    expect(none.stdout).toBe("No license expires within the next 1 day.\n");
+    const json = await runInProcess(["issued", "expiring", "--days", "1", "--json"], {
+      home,
+      now: NOW_Q,
+    });
+    expect(JSON.parse(json.stdout)).toEqual([]);
+    const nobody = await runInProcess(["issued", "list", "--email", "nobody@example.com"], {
+      home,
+    });
+    expect(nobody.stdout).toBe("No issued license matches.\n");
+  });
+
   it("re-delivers the stored blob byte for byte, the latest when a buyer has several", async () => {
     const home = await seeded();
     const rows = JSON.parse((await runInProcess(["issued", "list", "--json"], { home })).stdout);

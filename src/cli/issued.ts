@@ -41,12 +41,20 @@ function table(records: readonly LoggedRecord[]): string {
     .join("\n");
 }
 
-function print(ctx: CliContext, records: readonly LoggedRecord[], json?: boolean): void {
+/** Prints the records as a table (or JSON); `none` is the line said when there are none. */
+function print(
+  ctx: CliContext,
+  records: readonly LoggedRecord[],
+  json: boolean | undefined,
+  none: string,
+): void {
   if (json) {
     const out = records.map(({ line: _line, ...r }) => r);
     ctx.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
   } else if (records.length > 0) {
     ctx.stdout.write(`${table(records)}\n`);
+  } else {
+    ctx.stdout.write(`${none}\n`);
   }
 }
 
@@ -99,7 +107,7 @@ export function registerIssued(program: Command, ctx: CliContext, wrap: Wrap): v
             (tier === undefined || r.tier === tier) &&
             (opts.key === undefined || r.license_key === opts.key.trim()),
         );
-        print(ctx, found, opts.json);
+        print(ctx, found, opts.json, "No issued license matches.");
       }),
     );
 
@@ -140,7 +148,12 @@ export function registerIssued(program: Command, ctx: CliContext, wrap: Wrap): v
           const t = parseTime(r.expires_at)!.getTime();
           return !old.has(r) && t >= now && t < until;
         });
-        print(ctx, found, opts.json);
+        print(
+          ctx,
+          found,
+          opts.json,
+          `No license expires within the next ${days} day${days === 1 ? "" : "s"}.`,
+        );
       }),
     );
 

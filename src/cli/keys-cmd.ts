@@ -618,43 +618,53 @@ async function verifyDb(ctx: CliContext, opts: { dataDir?: string; json?: boolea
   const byKid: Record<string, number> = {};
   let total = 0;
   try {
-    let after = 0;
-    for (;;) {
-      const { rows } = await db.query<Record<string, unknown>>(
-        `SELECT id, license_key, name, email, tier, issued_at, expires_at, kid, blob
-         FROM licenses WHERE id > $1 ORDER BY id LIMIT 1000`,
-        [after],
-      );
-      if (rows.length === 0) break;
-      for (const row of rows) {
-        after = Number(row.id);
-        total++;
-        const key = String(row.license_key);
-        try {
-          const { payload } = verifyBlob(String(row.blob), ring);
-          const stored: Record<string, string> = {
-            license_key: key,
-            name: String(row.name),
-            email: String(row.email),
-            tier: String(row.tier),
-            kid: String(row.kid),
-            issued_at: formatTime(new Date(row.issued_at as string)),
-            expires_at: formatTime(new Date(row.expires_at as string)),
-          };
-          const differs = Object.keys(stored).filter(
-            (f) => stored[f] !== (payload as unknown as Record<string, string>)[f],
-          );
-          if (differs.length > 0) {
-            problems.push({
+    // Every current blob, then every earlier blob of a key (a re-mint under the same key;
+    // the table exists from schema version 2).
+    const tables = ["licenses"];
+    const { rows: found } = await db.query<{ t: string | null }>(
+      "SELECT to_regclass('earlier_blobs')::text AS t",
+    );
+    if (found[0]?.t) tables.push("earlier_blobs");
+    for (const table of tables) {
+      let after = 0;
+      for (;;) {
+        const { rows } = await db.query<Record<string, unknown>>(
+          `SELECT id, license_key, name, email, tier, issued_at, expires_at, kid, blob
+           FROM ${table} WHERE id > $1 ORDER BY id LIMIT 1000`,
+          [after],
+        );
+        if (rows.length === 0) break;
+        for (const row of rows) {
+          after = Number(row.id);
+          total++;
+          const key = String(row.license_key);
+          const label = table === "licenses" ? key : `${key} (an earlier blob)`;
+          try {
+            const { payload } = verifyBlob(String(row.blob), ring);
+            const stored: Record<string, string> = {
               license_key: key,
-              code: "RECORD_MISMATCH",
-              message: `the row's ${differs.join(", ")} differ from the blob's signed payload`,
-            });
+              name: String(row.name),
+              email: String(row.email),
+              tier: String(row.tier),
+              kid: String(row.kid),
+              issued_at: formatTime(new Date(row.issued_at as string)),
+              expires_at: formatTime(new Date(row.expires_at as string)),
+            };
+            const differs = Object.keys(stored).filter(
+              (f) => stored[f] !== (payload as unknown as Record<string, string>)[f],
+            );
+            if (differs.length > 0) {
+              problems.push({
+                license_key: label,
+                code: "RECORD_MISMATCH",
+                message: `the row's ${differs.join(", ")} differ from the blob's signed payload`,
+              });
+            }
+            byKid[payload.kid] = (byKid[payload.kid] ?? 0) + 1;
+          } catch (err) {
+            if (!(err instanceof LicenseError)) throw err;
+            problems.push({ license_key: label, code: err.code, message: err.message });
           }
-          byKid[payload.kid] = (byKid[payload.kid] ?? 0) + 1;
-        } catch (err) {
-          if (!(err instanceof LicenseError)) throw err;
-          problems.push({ license_key: key, code: err.code, message: err.message });
         }
       }
     }

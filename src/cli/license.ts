@@ -9,7 +9,7 @@ import { DEFAULT_CATALOGUE, parseCatalogue, type Catalogue } from "../core/catal
 import { LicenseError } from "../core/errors.js";
 import { MAX_INPUT_LENGTH } from "../core/format.js";
 import { KeyRing } from "../core/keys.js";
-import type { LicensePayload } from "../core/license.js";
+import { daysLeft, parseTime, type LicensePayload } from "../core/license.js";
 import { loadCatalogue } from "../config/catalogue.js";
 import { parsePublicKeyList, resolveKeys } from "../config/keys.js";
 import { assertProductionSafe, isPackagedBuild } from "../client/production.js";
@@ -157,12 +157,20 @@ function describe(p: LicensePayload): string {
   return `${p.license_key} (${p.tier}) for ${p.name} <${p.email}>`;
 }
 
+/** "12 days left", or once it has passed "expired today" / "expired 3 days ago". */
+function expiryNote(expiresAt: string, now: Date): string {
+  const days = daysLeft(parseTime(expiresAt)!, now);
+  if (days >= 0 && parseTime(expiresAt)! > now) return `${plural(days, "day")} left`;
+  const ago = Math.floor((now.getTime() - parseTime(expiresAt)!.getTime()) / 86_400_000);
+  return ago === 0 ? "expired today" : `expired ${plural(ago, "day")} ago`;
+}
+
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? "" : "s"}`;
 }
 
 /** The human report of `dtlicense status`. */
-function statusReport(status: LicenseStatus): string {
+function statusReport(status: LicenseStatus, now: Date): string {
   const lines: string[] = [];
   const row = (label: string, value: string) => lines.push(`${`${label}:`.padEnd(13)}${value}`);
   const state = status.reason ? `${status.state} (${status.reason})` : status.state;
@@ -176,7 +184,7 @@ function statusReport(status: LicenseStatus): string {
     const names = status.tierFeatures.map((f) => f.name).join(", ");
     row("Features", status.usable ? names : `none enabled (the ${p.tier} tier unlocks: ${names})`);
     row("Issued", p.issued_at);
-    row("Expires", `${p.expires_at} (${plural(status.daysLeft ?? 0, "day")} left)`);
+    row("Expires", `${p.expires_at} (${expiryNote(p.expires_at, now)})`);
   }
   row("File", status.path);
   if (status.message) lines.push("", status.message);
@@ -256,7 +264,7 @@ Examples:
       wrap(async (opts: { json?: boolean }) => {
         const client = await openClient(ctx);
         const status = client.status();
-        ctx.stdout.write(opts.json ? `${JSON.stringify(status)}\n` : statusReport(status));
+        ctx.stdout.write(opts.json ? `${JSON.stringify(status)}\n` : statusReport(status, ctx.now()));
         return STATUS_EXIT[status.state];
       }),
     );

@@ -215,12 +215,13 @@ export class LicenseClient {
           `the stored license cannot be renewed: ${before.status.message ?? "it is not valid"}`,
         );
       }
-      if (before.record.blob === verified.blob) {
-        return { changed: false, previous: stored, status: before.status };
-      }
-      // Storing a renewal would still leave it unusable until the clock is right.
+      // Refused whatever the blob, the stored one included: renewing must not look like it
+      // worked while the license stays unusable until the clock is right.
       if (before.status.reason === "clock_rollback") {
         throw new LicenseError("CLOCK_ROLLBACK", before.status.message);
+      }
+      if (before.record.blob === verified.blob) {
+        return { changed: false, previous: stored, status: before.status };
       }
       if (!sameIdentity(payload.email, stored.email)) {
         throw new LicenseError(

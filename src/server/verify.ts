@@ -6,6 +6,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { LicenseError, isLicenseError } from "../core/errors.js";
 import { verifyBlob } from "../core/format.js";
+import { formatTime } from "../core/license.js";
+import { findEarlierBlob } from "../store/licenses.js";
 import type { ServerContext } from "./context.js";
 import { sendError } from "./errors.js";
 
@@ -53,13 +55,18 @@ export function registerVerifyRoutes(app: FastifyInstance, ctx: ServerContext): 
     }
     const { payload } = verified;
     const row = await ctx.licenseState(payload.license_key);
+    // The key's current blob, or an earlier blob of it (a re-mint under the same key).
+    const current = row?.blob === verified.blob;
+    const earlier =
+      row && !current
+        ? await findEarlierBlob(ctx.db, payload.license_key, verified.blob)
+        : undefined;
     const base = {
       genuine: true,
       license_key: payload.license_key,
       expires_at: payload.expires_at,
     };
-    // A genuine blob the server has no record of (or not this blob under that key) is unknown here.
-    if (!row || row.blob !== verified.blob) {
+    if (!row || (!current && !earlier)) {
       return {
         ...base,
         state: "unknown",
@@ -67,7 +74,10 @@ export function registerVerifyRoutes(app: FastifyInstance, ctx: ServerContext): 
         message: "the server has no record of this license",
       };
     }
-    const extra = { superseded_by: row.superseded_by };
+    const extra = { current, superseded_by: row.superseded_by };
+    const newer = current
+      ? ""
+      : `; a later license was issued under this key (expires ${formatTime(row.expires_at)})`;
     if (row.status === "revoked") {
       return {
         ...base,
@@ -86,15 +96,22 @@ export function registerVerifyRoutes(app: FastifyInstance, ctx: ServerContext): 
         message: "the license is suspended",
       };
     }
-    if (row.expires_at.getTime() <= ctx.now().getTime()) {
+    const expiresAt = current ? row.expires_at : earlier!.expires_at;
+    if (expiresAt.getTime() <= ctx.now().getTime()) {
       return {
         ...base,
         ...extra,
         state: "expired",
         code: "EXPIRED",
-        message: "the license has expired",
+        message: `the license has expired${newer}`,
       };
     }
-    return { ...base, ...extra, state: "active", code: "VALID", message: "the license is valid" };
+    return {
+      ...base,
+      ...extra,
+      state: "active",
+      code: "VALID",
+      message: `the license is valid${newer}`,
+    };
   });
 }

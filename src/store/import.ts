@@ -3,6 +3,8 @@
  * every blob's signature is verified against the key ring and every line's
  * fields must equal the signed payload's; rows go in batches with ON CONFLICT
  * DO NOTHING, so a second run adds nothing and reports what was already there.
+ * A line whose key is already stored (or appears earlier in the input) with another
+ * blob is a re-mint of that buyer under the same key: it is kept too (addBlob).
  */
 import { LicenseError, isLicenseError, type ErrorCode } from "../core/errors.js";
 import type { LicensePayload } from "../core/license.js";
@@ -11,7 +13,7 @@ import type { KeyRing } from "../core/keys.js";
 import { normalizeIdentity } from "../core/license.js";
 import type { LoggedRecord } from "../issuer/log.js";
 import type { Database } from "./db.js";
-import type { Actor, NewLicense } from "./licenses.js";
+import { addBlob, type Actor, type NewLicense } from "./licenses.js";
 
 /** A line that was not imported, and why. */
 export interface Rejection {
@@ -155,8 +157,10 @@ export async function importRecords(
 ): Promise<ImportSummary> {
   const size = options.batchSize ?? 2000;
   const summary: ImportSummary = { imported: 0, already_present: 0, rejected: [] };
-  // A key seen earlier in this same input: the same blob again is "already present".
-  const seen = new Map<string, string>();
+  // The blobs seen so far in this input under each key: the same blob again is "already present".
+  const seen = new Map<string, Set<string>>();
+  // Rows whose key is already stored, or appears earlier in the input, with another blob.
+  const later: Checked[] = [];
 
   const classify = (
     slice: readonly LoggedRecord[],
@@ -179,16 +183,15 @@ export async function importRecords(
       }
       const earlier = seen.get(row.license_key);
       if (earlier === undefined) {
-        seen.set(row.license_key, row.blob);
+        seen.set(row.license_key, new Set([row.blob]));
         out.push({ ...row, line: record.line });
-      } else if (earlier === row.blob) {
+      } else if (earlier.has(row.blob)) {
         summary.already_present++;
       } else {
-        summary.rejected.push({
-          line: record.line,
-          code: "LICENSE_KEY_TAKEN",
-          reason: `license key ${row.license_key} appears earlier in the input with a different blob`,
-        });
+        // Another blob under a key seen earlier in this input: a re-mint of the same
+        // buyer (or another buyer's key), settled one by one after the batches.
+        earlier.add(row.blob);
+        later.push({ ...row, line: record.line });
       }
     });
     return out;
@@ -198,13 +201,7 @@ export async function importRecords(
     for (const row of batch) {
       if (r.inserted.has(row.license_key)) summary.imported++;
       else if (r.existing.get(row.license_key) === row.blob) summary.already_present++;
-      else {
-        summary.rejected.push({
-          line: row.line,
-          code: "LICENSE_KEY_TAKEN",
-          reason: `license key ${row.license_key} is already stored with a different blob`,
-        });
-      }
+      else later.push(row);
     }
   };
 
@@ -244,6 +241,17 @@ export async function importRecords(
     const batch = classify(slice(start), outcomes);
     if (batch.length > 0) settle(batch, await insertBatch(db, batch, who, now));
     options.onProgress?.(Math.min(start + size, records.length), records.length);
+  }
+  // The rare rows that share a key with a stored license or an earlier line, in input
+  // order: each in its own transaction under the license's row lock (see addBlob).
+  for (const row of later) {
+    try {
+      const { line: _line, ...l } = row;
+      summary[await addBlob(db, l, who, now)]++;
+    } catch (err) {
+      if (!isLicenseError(err, "LICENSE_KEY_TAKEN")) throw err;
+      summary.rejected.push({ line: row.line, code: err.code, reason: err.message });
+    }
   }
   summary.rejected.sort((a, b) => a.line - b.line);
   return summary;

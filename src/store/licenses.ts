@@ -5,8 +5,9 @@
  */
 import { TIERS, type Tier } from "../core/catalogue.js";
 import { formatTime, normalizeIdentity, type LicensePayload } from "../core/license.js";
+import { LicenseError } from "../core/errors.js";
 import { Batcher } from "./batch.js";
-import type { Queryable } from "./db.js";
+import type { Database, Queryable } from "./db.js";
 
 /** The state a license row is in; "expired" is derived from expires_at, never stored. */
 export const LICENSE_STATUSES = ["active", "suspended", "revoked"] as const;
@@ -369,6 +370,122 @@ export async function markSuperseded(
   const after = toRecord(rows[0]!);
   await insertEvent(tx, after.license_key, "supersede", who, now, before, after, null);
   return after;
+}
+
+/** An earlier blob of a license key (see {@link addBlob}), as verify needs it. */
+export interface EarlierBlob {
+  readonly expires_at: Date;
+}
+
+/** The earlier blob `blob` of license `key`, or undefined when the server holds no such blob. */
+export async function findEarlierBlob(
+  q: Queryable,
+  key: string,
+  blob: string,
+): Promise<EarlierBlob | undefined> {
+  const { rows } = await q.query<{ expires_at: unknown }>(
+    "SELECT expires_at FROM earlier_blobs WHERE license_key = $1 AND md5(blob) = md5($2) AND blob = $2",
+    [key, blob],
+    "find_earlier_blob",
+  );
+  const r = rows[0];
+  if (!r) return undefined;
+  return {
+    expires_at: r.expires_at instanceof Date ? r.expires_at : new Date(String(r.expires_at)),
+  };
+}
+
+/** Which of two blobs of one key is the later: by issue time, then expiry, then text (for a stable answer). */
+function isLater(a: SignedFields & { blob: string }, b: SignedFields & { blob: string }): boolean {
+  if (a.issued_at !== b.issued_at) return a.issued_at > b.issued_at;
+  if (a.expires_at !== b.expires_at) return a.expires_at > b.expires_at;
+  return a.blob > b.blob;
+}
+
+/**
+ * Records a genuine blob under a license key the store may already hold: a vendor
+ * re-mints a buyer with the same key to renew them (docs/ADMIN.md). A key not yet
+ * stored is inserted as a new license (action `import`). Under a stored key, for the
+ * same buyer (e-mail compared case-insensitively):
+ * - the blob already held (current or earlier) → `already_present`, nothing written;
+ * - a later blob (issue time, then expiry) becomes the current one, the previous
+ *   current blob is kept as an earlier blob, and an `import-renewal` event is written;
+ * - an earlier blob is kept beside the current one (`import-earlier` event).
+ * The license's status (revoked, suspended) applies to every blob of the key.
+ * Another buyer's key is refused with LICENSE_KEY_TAKEN, writing nothing.
+ */
+export async function addBlob(
+  db: Database,
+  l: NewLicense,
+  who: Actor,
+  now: Date,
+): Promise<"imported" | "already_present"> {
+  return db.transaction(async (tx) => {
+    const current = await getLicense(tx, l.license_key, true);
+    if (!current) {
+      await insertLicense(tx, l, who, now, "import");
+      return "imported";
+    }
+    if (current.blob === l.blob || (await findEarlierBlob(tx, l.license_key, l.blob))) {
+      return "already_present";
+    }
+    if (normalizeIdentity(current.email) !== normalizeIdentity(l.email)) {
+      throw new LicenseError(
+        "LICENSE_KEY_TAKEN",
+        `license key ${l.license_key} is stored for another buyer`,
+      );
+    }
+    const at = now.toISOString();
+    const keep = (b: SignedFields & { blob: string }) =>
+      tx.query(
+        `INSERT INTO earlier_blobs (license_key, name, email, tier, issued_at, expires_at, kid,
+           blob, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+        [b.license_key, b.name, b.email, b.tier, b.issued_at, b.expires_at, b.kid, b.blob, at],
+      );
+    if (!isLater(l, current)) {
+      await keep(l);
+      await insertEvent(
+        tx,
+        l.license_key,
+        "import-earlier",
+        who,
+        now,
+        current,
+        current,
+        `an earlier blob of this key (issued ${l.issued_at}, expires ${l.expires_at}) was recorded`,
+      );
+      return "imported";
+    }
+    await keep(current);
+    const { rows } = await tx.query<Row>(
+      `UPDATE licenses SET name = $2, email = $3, email_norm = $4, tier = $5, issued_at = $6,
+         expires_at = $7, kid = $8, blob = $9, updated_at = $10
+       WHERE license_key = $1 RETURNING ${COLUMNS}`,
+      [
+        l.license_key,
+        l.name,
+        l.email,
+        normalizeIdentity(l.email),
+        l.tier,
+        l.issued_at,
+        l.expires_at,
+        l.kid,
+        l.blob,
+        at,
+      ],
+    );
+    await insertEvent(
+      tx,
+      l.license_key,
+      "import-renewal",
+      who,
+      now,
+      current,
+      toRecord(rows[0]!),
+      `a later blob of this key (issued ${l.issued_at}) replaced the one issued ${current.issued_at}`,
+    );
+    return "imported";
+  });
 }
 
 /** Appends one audit event. */

@@ -78,6 +78,29 @@ export const MIGRATIONS: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    version: 2,
+    name: "earlier blobs of a license key",
+    statements: [
+      // A vendor may re-mint a buyer under the same license key (docs/ADMIN.md, "renew an
+      // existing buyer"); the licenses row holds the key's current blob and this table every
+      // earlier one, so each genuine blob the server was given still verifies with its state.
+      `CREATE TABLE earlier_blobs (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        license_key text NOT NULL REFERENCES licenses (license_key),
+        name text NOT NULL,
+        email text NOT NULL,
+        tier text NOT NULL CHECK (tier IN ('lite', 'core', 'pro')),
+        issued_at timestamptz NOT NULL,
+        expires_at timestamptz NOT NULL,
+        kid text NOT NULL,
+        blob text NOT NULL,
+        recorded_at timestamptz NOT NULL
+      )`,
+      // md5 keeps the index entry small (a blob may exceed a btree entry's size limit).
+      `CREATE UNIQUE INDEX earlier_blobs_blob ON earlier_blobs (license_key, md5(blob))`,
+    ],
+  },
 ];
 
 /** The schema version this code expects. */

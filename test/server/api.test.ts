@@ -6,6 +6,7 @@ import { mintLicense } from "../../src/core/mint.js";
 import { toRecord } from "../../src/issuer/issue.js";
 import { openPostgres } from "../../src/store/pg.js";
 import { buildApp } from "../../src/server/app.js";
+import { LATEST_VERSION } from "../../src/store/migrations.js";
 import { generateToken, insertToken, revokeToken } from "../../src/store/tokens.js";
 import { backendNames } from "../store/databases.js";
 import { START, createHarness, errorOf, json, ring, signer, type Harness } from "./harness.js";
@@ -56,7 +57,7 @@ describe.each(backendNames())("the API on %s", (backend) => {
       expect(json(await call({ method: "GET", url: "/healthz" }))).toEqual({ status: "ok" });
       const ready = await call({ method: "GET", url: "/readyz" });
       expect(ready.statusCode).toBe(200);
-      expect(json(ready)).toMatchObject({ status: "ready", schema_version: 1 });
+      expect(json(ready)).toMatchObject({ status: "ready", schema_version: LATEST_VERSION });
       const l = await issued();
       await call({ method: "GET", url: `/v1/licenses/${l.license_key}`, headers: auth() });
       const m = await call({ method: "GET", url: "/metrics" });
@@ -845,6 +846,57 @@ describe.each(backendNames())("the API on %s", (backend) => {
       expect(second).toMatchObject({ imported: 0, already_present: 3 });
       expect(await h.count("licenses")).toBe(3);
       expect(await h.count("events")).toBe(3);
+    });
+  });
+
+  describe("licenses re-minted under the same key", () => {
+    it("imports each blob of the key and verifies every one with the key's state", async () => {
+      const key = "DT1-PRO-RENEWED-0001";
+      const mint = (years: number, at: string) =>
+        mintLicense({ ...buyer, licenseKey: key, years }, signer, new Date(at));
+      const first = mint(1, "2026-01-10T00:00:00Z");
+      const renewed = mint(2, "2026-05-01T00:00:00Z");
+      const records = [first, renewed].map((m) => toRecord(m));
+      const send = () =>
+        call({ method: "POST", url: "/v1/licenses/import", headers: auth(), payload: { records } });
+      expect(json(await send())).toEqual({ imported: 2, already_present: 0, rejected: [] });
+      expect(json(await send())).toEqual({ imported: 0, already_present: 2, rejected: [] });
+      const verify = async (blob: string) =>
+        json(await call({ method: "POST", url: "/v1/licenses/verify", payload: { blob } }));
+
+      h.clock.now = new Date("2026-06-01T00:00:00Z");
+      expect(await verify(renewed.blob)).toMatchObject({
+        genuine: true,
+        state: "active",
+        code: "VALID",
+        current: true,
+        expires_at: renewed.payload.expires_at,
+      });
+      expect(await verify(first.blob)).toMatchObject({
+        genuine: true,
+        state: "active",
+        code: "VALID",
+        current: false,
+        expires_at: first.payload.expires_at,
+        message: expect.stringContaining("a later license was issued under this key"),
+      });
+      // The earlier blob runs out on its own date; the key's state covers every blob.
+      h.clock.now = new Date("2027-02-01T00:00:00Z");
+      expect(await verify(first.blob)).toMatchObject({ state: "expired", code: "EXPIRED" });
+      expect(await verify(renewed.blob)).toMatchObject({ state: "active", code: "VALID" });
+      await call({
+        method: "POST",
+        url: `/v1/licenses/${key}/revoke`,
+        headers: auth(),
+        payload: { reason: "refunded" },
+      });
+      for (const m of [first, renewed]) {
+        expect(await verify(m.blob)).toMatchObject({ state: "revoked", code: "REVOKED" });
+      }
+      const stored = json<License>(
+        await call({ method: "GET", url: `/v1/licenses/${key}`, headers: auth() }),
+      );
+      expect(stored.blob).toBe(renewed.blob);
     });
   });
 

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mintLicense } from "../../src/core/mint.js";
 import { toRecord } from "../../src/issuer/issue.js";
+import { LATEST_VERSION } from "../../src/store/migrations.js";
 import { spawn } from "node:child_process";
 import { CLI_PATH, spawnCli, tempHome } from "../helpers/cli.js";
 import { START, signer } from "./harness.js";
@@ -141,7 +142,7 @@ describe("dtlicense serve on the embedded database", () => {
     // The embedded database is free again: a direct command can open it.
     const status = await spawnCli(["db", "status"], { HOME: home });
     expect(status.code, status.stderr).toBe(0);
-    expect(status.stdout).toContain("schema version 1");
+    expect(status.stdout).toContain(`schema version ${LATEST_VERSION}`);
   });
 });
 

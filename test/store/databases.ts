@@ -59,7 +59,7 @@ export async function createScratchDatabase(): Promise<{ url: string; drop(): Pr
   };
 }
 
-const TABLES = "licenses, events, admin_tokens, idempotency_keys";
+const TABLES = "licenses, earlier_blobs, events, admin_tokens, idempotency_keys";
 
 /** A migrated database of the given kind, created once per suite. */
 export async function createTestDatabase(kind: BackendName): Promise<TestDatabase> {

@@ -453,21 +453,82 @@ describe.each(backendNames())("the store on %s", (backend) => {
       expect(stored).toMatchObject({ source: "import", blob: good[1]!.blob, name: "Two" });
     });
 
-    it("rejects a line whose key is stored with a different blob, and a repeat inside the input", async () => {
+    it("rejects a line whose key is stored for another buyer, writing nothing for it", async () => {
       const a = newLicense({ licenseKey: "DT1-CORE-KEY-0001" });
       await L.insertLicense(t.db, a, who, NOW);
-      const b = newLicense({ licenseKey: "DT1-CORE-KEY-0001", name: "Someone Else" });
+      const b = newLicense({
+        licenseKey: "DT1-CORE-KEY-0001",
+        name: "Someone Else",
+        email: "someone@example.com",
+      });
       const c = newLicense({ licenseKey: "DT1-CORE-KEY-0002" });
-      const c2 = newLicense({ licenseKey: "DT1-CORE-KEY-0002", years: 2 });
-      const { records } = parseLog(jsonl([b, c, c, c2]));
+      const { records } = parseLog(jsonl([b, c, c]));
       const s = await importRecords(t.db, records, ring, { actor: "import" }, NOW);
       expect(s.imported).toBe(1);
       expect(s.already_present).toBe(1);
-      expect(s.rejected.map((r) => [r.line, r.code])).toEqual([
-        [1, "LICENSE_KEY_TAKEN"],
-        [4, "LICENSE_KEY_TAKEN"],
-      ]);
+      expect(s.rejected.map((r) => [r.line, r.code])).toEqual([[1, "LICENSE_KEY_TAKEN"]]);
       expect((await L.getLicense(t.db, "DT1-CORE-KEY-0001"))!.name).toBe("Ada Lovelace");
+      expect(await count(t, "earlier_blobs")).toBe(0);
+      expect(await count(t, "events")).toBe(2);
+    });
+
+    it("keeps every blob a buyer was re-minted under one key, the latest current, idempotently", async () => {
+      const key = "DT1-CORE-KEY-0003";
+      const first = newLicense({ licenseKey: key }, NOW);
+      const second = newLicense({ licenseKey: key, years: 2 }, new Date("2026-06-01T00:00:00Z"));
+      const third = newLicense({ licenseKey: key, tier: "pro" }, new Date("2026-07-01T00:00:00Z"));
+      // The latest first, then the oldest: the order of the lines does not decide.
+      const { records } = parseLog(jsonl([third, first, second]));
+      const s = await importRecords(t.db, records, ring, { actor: "import" }, NOW, {
+        batchSize: 2,
+      });
+      expect(s).toEqual({ imported: 3, already_present: 0, rejected: [] });
+      const stored = await L.getLicense(t.db, key);
+      expect(stored).toMatchObject({ blob: third.blob, tier: "pro", expires_at: third.expires_at });
+      expect(await count(t, "earlier_blobs")).toBe(2);
+      expect(await L.findEarlierBlob(t.db, key, first.blob)).toBeDefined();
+      expect(await L.findEarlierBlob(t.db, key, second.blob)).toBeDefined();
+      expect(await L.findEarlierBlob(t.db, key, third.blob)).toBeUndefined();
+      const actions = (await L.listEvents(t.db, key)).map((e) => e.action);
+      expect(actions).toEqual(["import", "import-earlier", "import-earlier"]);
+
+      const again = await importRecords(t.db, records, ring, { actor: "import" }, NOW);
+      expect(again).toEqual({ imported: 0, already_present: 3, rejected: [] });
+      expect(await count(t, "earlier_blobs")).toBe(2);
+      expect(await count(t, "events")).toBe(3);
+    });
+
+    it("makes a later re-mint of a stored key current and keeps the stored blob as an earlier one", async () => {
+      const key = "DT1-CORE-KEY-0004";
+      const old = newLicense({ licenseKey: key }, NOW);
+      await L.insertLicense(t.db, old, who, NOW);
+      await t.db.transaction(async (tx) =>
+        L.setStatus(
+          tx,
+          (await L.getLicense(tx, key, true))!,
+          "suspended",
+          "suspend",
+          "x",
+          who,
+          NOW,
+        ),
+      );
+      const renewed = newLicense({ licenseKey: key, years: 3 }, new Date("2026-08-01T00:00:00Z"));
+      const { records } = parseLog(jsonl([renewed]));
+      const s = await importRecords(t.db, records, ring, { actor: "import" }, NOW);
+      expect(s).toEqual({ imported: 1, already_present: 0, rejected: [] });
+      const stored = await L.getLicense(t.db, key);
+      // The key's status covers all its blobs.
+      expect(stored).toMatchObject({ blob: renewed.blob, status: "suspended" });
+      expect(await L.findEarlierBlob(t.db, key, old.blob)).toMatchObject({
+        expires_at: new Date(old.expires_at),
+      });
+      const events = await L.listEvents(t.db, key);
+      expect(events.at(-1)).toMatchObject({
+        action: "import-renewal",
+        before: { expires_at: old.expires_at },
+        after: { expires_at: renewed.expires_at },
+      });
     });
 
     it("gives the same result when verification runs several batches ahead of the inserts", async () => {
