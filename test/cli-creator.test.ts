@@ -13,19 +13,26 @@ import { spawn } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import {
   DEV_KID,
+  DEV_PRIVATE_KEY_HEX,
   DEV_PUBLIC_KEY_HEX,
   KeyRing,
   generateKeypair,
   importPublicKey,
+  importSigner,
+  mintLicense,
   parseHexKey,
   verifyBlob,
 } from "../src/core/index.js";
-import { parseLog } from "../src/issuer/index.js";
-import { CLI_PATH, runInProcess, spawnCli, tempHome } from "./helpers/cli.js";
+import { parseLog, toRecord } from "../src/issuer/index.js";
+import { CLI_PATH, runInProcess, spawnCli, tempHome, type CliResult } from "./helpers/cli.js";
+import { PAUSED_LOG_HOLDER, killed, runScript, until, untilStopped } from "./helpers/processes.js";
 
 const NOW = new Date("2026-05-13T22:10:27Z");
+const devSigner = importSigner(Buffer.from(DEV_PRIVATE_KEY_HEX, "hex"));
 const devRing = new KeyRing([importPublicKey(Buffer.from(DEV_PUBLIC_KEY_HEX, "hex"))]);
 const logOf = (home: string) => join(home, ".datatools-creator", "issued.jsonl");
+const recordsIn = (home: string) =>
+  existsSync(logOf(home)) ? parseLog(readFileSync(logOf(home), "utf8")).records : [];
 
 async function mint(home: string, args: string[], env: Record<string, string> = {}) {
   return runInProcess(["mint", ...args], { home, env, now: NOW });
@@ -491,34 +498,93 @@ describe("the issuance log under real processes", () => {
 
   it("never leaves an unparseable line or an unlogged shown blob when mints are killed", async () => {
     const home = tempHome();
+    const spawnMint = (name: string, email: string) => {
+      const child = spawn(process.execPath, [CLI_PATH, "mint", "--name", name, "--email", email], {
+        env: { PATH: process.env.PATH, HOME: home },
+        stdio: ["ignore", "pipe", "ignore"],
+      });
+      let out = "";
+      child.stdout.on("data", (d) => (out += d));
+      const closed = new Promise<string>((done) => child.on("close", () => done(out)));
+      return { child, closed };
+    };
+    // How long three mints at once take on this machine, so that the kills below land
+    // both before and after a blob is shown.
+    const started = Date.now();
+    await Promise.all([0, 1, 2].map((i) => spawnMint(`Warm ${i}`, `w${i}@example.com`).closed));
+    const span = Date.now() - started;
+
     const shown: string[] = [];
+    let killedCount = 0;
     for (let round = 0; round < 12; round++) {
       await Promise.all(
-        Array.from({ length: 3 }, (_, i) => {
-          const child = spawn(
-            process.execPath,
-            [CLI_PATH, "mint", "--name", `K ${round}.${i}`, "--email", `k${round}${i}@example.com`],
-            { env: { PATH: process.env.PATH, HOME: home }, stdio: ["ignore", "pipe", "ignore"] },
+        Array.from({ length: 3 }, async (_, i) => {
+          const { child, closed } = spawnMint(`K ${round}.${i}`, `k${round}${i}@example.com`);
+          // Early, around the time a mint takes, and late: each round covers every phase
+          // even when the machine's load changes after the measurement.
+          const from = [0.2, 0.8, 2][i]!;
+          const width = [0.6, 0.8, 1][i]!;
+          const timer = setTimeout(
+            () => child.kill("SIGKILL"),
+            span * (from + Math.random() * width),
           );
-          let out = "";
-          child.stdout.on("data", (d) => (out += d));
-          const timer = setTimeout(() => child.kill("SIGKILL"), 20 + Math.random() * 250);
-          return new Promise<void>((done) =>
-            child.on("close", () => {
-              clearTimeout(timer);
-              for (const line of out.split("\n")) if (line.startsWith("DTLIC2:")) shown.push(line);
-              done();
-            }),
-          );
+          const out = await closed;
+          clearTimeout(timer);
+          if (child.signalCode === "SIGKILL") killedCount++;
+          for (const line of out.split("\n")) if (line.startsWith("DTLIC2:")) shown.push(line);
         }),
       );
     }
-    const text = existsSync(logOf(home)) ? readFileSync(logOf(home), "utf8") : "";
+    // Both sides were exercised: some mints were cut off, some showed their blob.
+    expect(killedCount).toBeGreaterThan(0);
+    expect(shown.length).toBeGreaterThan(0);
+    const text = readFileSync(logOf(home), "utf8");
     const { records, problems } = parseLog(text);
     expect(problems).toEqual([]);
     const logged = new Set(records.map((r) => r.blob));
     for (const blob of shown) expect(logged.has(blob)).toBe(true);
   }, 90_000);
+
+  it("keeps one buyer per --key while the mint holding the log's lock is paused (3 tries)", async () => {
+    for (let round = 0; round < 3; round++) {
+      const home = tempHome();
+      const key = `DT1-PRO-SAME-${round}`;
+      const record = toRecord(
+        mintLicense(
+          { name: "Paused Buyer", email: "paused@example.com", tier: "pro", licenseKey: key },
+          devSigner,
+          NOW,
+        ),
+      );
+      const holder = runScript(PAUSED_LOG_HOLDER, [logOf(home), JSON.stringify(record)]);
+      try {
+        await untilStopped(holder);
+        let other: CliResult | undefined;
+        const otherRun = spawnCli(
+          ["mint", "--name", "Other Buyer", "--email", "other@example.com", "--key", key],
+          { HOME: home },
+        ).then((r) => (other = r));
+        // The lock used to be a 2-second lease: give the other mint well past that to take it.
+        const window = Date.now() + 3_500;
+        await until(() => other !== undefined || Date.now() > window, "the window to pass");
+        expect(other).toBeUndefined();
+        expect(recordsIn(home)).toEqual([]);
+
+        process.kill(holder.pid, "SIGCONT");
+        const [held] = await Promise.all([holder.exited, otherRun]);
+        expect(held.code).toBe(0);
+        expect(other!.code).toBe(1);
+        expect(other!.stderr).toMatch(/\[LICENSE_KEY_TAKEN\]\n$/);
+        expect(
+          recordsIn(home)
+            .filter((r) => r.license_key === key)
+            .map((r) => r.email),
+        ).toEqual(["paused@example.com"]);
+      } finally {
+        if (holder.child.exitCode === null) await killed(holder);
+      }
+    }
+  }, 60_000);
 });
 
 describe("the issuance log's permissions", () => {

@@ -150,7 +150,7 @@ export class LicenseClient {
     const now = this.#now();
     this.#assertUsableNow(payload, now);
 
-    const written = withLock(this.path, true, () => {
+    const written = withLock(this.path, true, (lock) => {
       const before = this.#check(now);
       const previous = before.status.license;
       if (before.record?.blob === verified.blob && before.status.usable) {
@@ -170,12 +170,16 @@ export class LicenseClient {
         throw new LicenseError("CLOCK_ROLLBACK", before.status.message);
       }
       const lastSeen = before.record ? parseTime(before.record.last_seen_at)! : now;
-      writeRecord(this.path, {
-        version: LICENSE_FILE_VERSION,
-        blob: verified.blob,
-        activated_at: formatTime(now),
-        last_seen_at: formatTime(lastSeen > now ? lastSeen : now),
-      });
+      writeRecord(
+        this.path,
+        {
+          version: LICENSE_FILE_VERSION,
+          blob: verified.blob,
+          activated_at: formatTime(now),
+          last_seen_at: formatTime(lastSeen > now ? lastSeen : now),
+        },
+        lock,
+      );
       return { changed: true, previous, status: this.#check(now).status };
     });
     return written!;
@@ -200,7 +204,7 @@ export class LicenseClient {
     const verified = verifyBlob(blob, this.ring);
     const { payload } = verified;
     const now = this.#now();
-    const written = withLock(this.path, true, () => {
+    const written = withLock(this.path, true, (lock) => {
       const before = this.#check(now);
       const stored = before.status.license;
       if (!stored || !before.record) {
@@ -239,14 +243,18 @@ export class LicenseClient {
       }
       this.#assertUsableNow(payload, now);
       const lastSeen = parseTime(before.record.last_seen_at)!;
-      writeRecord(this.path, {
-        version: LICENSE_FILE_VERSION,
-        blob: verified.blob,
-        activated_at: before.record.activated_at,
-        renewed_at: formatTime(now),
-        // Renewing does not vouch for the clock: a later time already seen stays.
-        last_seen_at: formatTime(lastSeen > now ? lastSeen : now),
-      });
+      writeRecord(
+        this.path,
+        {
+          version: LICENSE_FILE_VERSION,
+          blob: verified.blob,
+          activated_at: before.record.activated_at,
+          renewed_at: formatTime(now),
+          // Renewing does not vouch for the clock: a later time already seen stays.
+          last_seen_at: formatTime(lastSeen > now ? lastSeen : now),
+        },
+        lock,
+      );
       return { changed: true, previous: stored, status: this.#check(now).status };
     });
     return written!;
@@ -263,9 +271,9 @@ export class LicenseClient {
    */
   deactivate(): RemoveResult {
     const now = this.#now();
-    return withLock(this.path, true, () => {
+    return withLock(this.path, true, (lock) => {
       const previous = this.#check(now).status;
-      return { removed: removeRecord(this.path), previous };
+      return { removed: removeRecord(this.path, lock), previous };
     })!;
   }
 
@@ -298,12 +306,12 @@ export class LicenseClient {
     const lastSeen = parseTime(record.last_seen_at)!;
     if (now.getTime() - lastSeen.getTime() < LAST_SEEN_REFRESH_MS) return;
     try {
-      withLock(this.path, false, () => {
+      withLock(this.path, false, (lock) => {
         // Another process may have replaced or removed the file since it was read.
         const current = readLicenseFile(this.path);
         if (current.kind !== "text" || current.text !== text) return;
         const next: LicenseFileRecord = { ...record, last_seen_at: formatTime(now) };
-        if (serializeRecord(next) !== text) writeRecord(this.path, next);
+        if (serializeRecord(next) !== text) writeRecord(this.path, next, lock);
       });
     } catch {
       // A read-only home folder or a full disk must not turn a good license into an error.

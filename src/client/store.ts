@@ -3,10 +3,11 @@
  * its shape, and the locked, atomic ways to change it. Nothing here decides
  * whether a license is good; that is ./check.ts, which trusts only the blob.
  */
-import { chmodSync, closeSync, openSync, readFileSync, rmSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { chmodSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import { LicenseError } from "../core/errors.js";
 import { ensurePrivateDir, fsyncDir, writeFileAtomic } from "../config/fs-safe.js";
+import { acquireLockSync, describeHolder, type FileLock } from "../config/lock.js";
 
 /** The folder under the home folder that holds the license. */
 export const LICENSE_DIR = ".datatools";
@@ -17,11 +18,8 @@ export const LICENSE_FILE_VERSION = 1;
 
 /** A license file is a few hundred bytes; anything far larger is not one. */
 const MAX_FILE_BYTES = 65_536;
-/** A lock older than this was left by a process that died; it is broken. */
-const STALE_LOCK_MS = 10_000;
 /** How long a change waits for another process's change to finish. */
 const LOCK_WAIT_MS = 3_000;
-const LOCK_POLL_MS = 25;
 
 /**
  * The stored record. Only `blob` is trusted, and only after it verifies; the
@@ -86,8 +84,9 @@ export function serializeRecord(record: LicenseFileRecord): string {
 /**
  * Writes the record atomically (temp file, fsync, rename) with mode 600 in a
  * folder of mode 700. A reader sees the old file or the new one, never a part.
+ * Refuses, writing nothing, when `lock` (from {@link withLock}) is no longer held.
  */
-export function writeRecord(path: string, record: LicenseFileRecord): void {
+export function writeRecord(path: string, record: LicenseFileRecord, lock: FileLock): void {
   const dir = join(path, "..");
   ensurePrivateDir(dir);
   try {
@@ -96,11 +95,14 @@ export function writeRecord(path: string, record: LicenseFileRecord): void {
   } catch {
     // Not ours to change (another owner): the file itself is still written mode 600.
   }
-  writeFileAtomic(path, serializeRecord(record), { mode: 0o600 });
+  const text = serializeRecord(record);
+  assertHeld(path, lock);
+  writeFileAtomic(path, text, { mode: 0o600 });
 }
 
-/** Removes the license file; true when there was one. */
-export function removeRecord(path: string): boolean {
+/** Removes the license file; true when there was one. Refuses like {@link writeRecord}. */
+export function removeRecord(path: string, lock: FileLock): boolean {
+  assertHeld(path, lock);
   try {
     rmSync(path);
   } catch (err) {
@@ -113,58 +115,60 @@ export function removeRecord(path: string): boolean {
   return true;
 }
 
-const sleeper = new Int32Array(new SharedArrayBuffer(4));
-
 /**
  * Runs `fn` while holding `<path>.lock`, so that an activation, a renewal, a
  * removal and a status refresh never interleave (a refresh must not put back
- * a license that was just removed or replaced). With `wait: false` it returns
- * undefined at once when another process holds the lock.
+ * a license that was just removed or replaced). A lock whose process is gone
+ * (killed, crashed) is taken over at once; a live one, even a stopped one, is
+ * waited for up to 3 s, then refused with FILE_UNWRITABLE naming it. With
+ * `wait: false` it returns undefined at once when another process holds the
+ * lock. Under the lock no other writer runs, so temporary files that a killed
+ * write left next to the license are removed first. `fn` gets the lock to
+ * pass to {@link writeRecord} and {@link removeRecord}.
  */
-export function withLock<T>(path: string, wait: boolean, fn: () => T): T | undefined {
-  const dir = join(path, "..");
-  const lock = `${path}.lock`;
-  ensurePrivateDir(dir);
-  const deadline = Date.now() + LOCK_WAIT_MS;
-  for (;;) {
-    let fd: number;
-    try {
-      fd = openSync(lock, "wx", 0o600);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EEXIST") {
-        throw new LicenseError(
-          "FILE_UNWRITABLE",
-          `cannot lock ${path}: ${(err as Error).message}`,
-          { cause: err },
-        );
-      }
-      if (isStale(lock)) {
-        rmSync(lock, { force: true });
-        continue;
-      }
-      if (!wait) return undefined;
-      if (Date.now() > deadline) {
-        throw new LicenseError(
-          "FILE_UNWRITABLE",
-          `another process is changing ${path}; try again in a moment (if none is running, delete ${lock})`,
-        );
-      }
-      Atomics.wait(sleeper, 0, 0, LOCK_POLL_MS);
-      continue;
-    }
-    closeSync(fd);
-    try {
-      return fn();
-    } finally {
-      rmSync(lock, { force: true });
-    }
+export function withLock<T>(path: string, wait: boolean, fn: (lock: FileLock) => T): T | undefined {
+  const lockPath = `${path}.lock`;
+  ensurePrivateDir(dirname(path));
+  const attempt = acquireLockSync(lockPath, { waitMs: wait ? LOCK_WAIT_MS : 0 });
+  if (!attempt.ok) {
+    if (!wait) return undefined;
+    throw new LicenseError(
+      "FILE_UNWRITABLE",
+      `another process is changing ${path}: ${describeHolder(attempt.holder)} holds ${lockPath}; ` +
+        "try again when it has finished (if it is stopped, resume it with fg or end it)",
+    );
+  }
+  try {
+    removeStrayTemps(path);
+    return fn(attempt.lock);
+  } finally {
+    attempt.lock.release();
   }
 }
 
-function isStale(lock: string): boolean {
+/** Refuses, before anything is written, when `lock` is no longer held. */
+function assertHeld(path: string, lock: FileLock): void {
+  if (!lock.held()) {
+    throw new LicenseError(
+      "FILE_UNWRITABLE",
+      `the lock on ${path} was taken over by another process during this change; nothing was written: try again`,
+    );
+  }
+}
+
+/** Removes `.license.json.<hex>.tmp` files: writeFileAtomic's, left by a write that was killed. */
+function removeStrayTemps(path: string): void {
+  const dir = dirname(path);
+  const prefix = `.${basename(path)}.`;
+  let names: string[];
   try {
-    return Date.now() - statSync(lock).mtimeMs > STALE_LOCK_MS;
+    names = readdirSync(dir);
   } catch {
-    return false;
+    return;
+  }
+  for (const name of names) {
+    if (name.startsWith(prefix) && /^[0-9a-f]+\.tmp$/.test(name.slice(prefix.length))) {
+      rmSync(join(dir, name), { force: true });
+    }
   }
 }

@@ -1,9 +1,10 @@
 /**
  * The issuance log: the creator's ledger of every license minted, one JSON
  * line per license in `~/.datatools-creator/issued.jsonl`. Appends are locked
- * (so concurrent mints never interleave or lose a line), written with one
- * write call and fsynced before the caller shows the blob. Readers report a
- * line they cannot parse, with its number, instead of failing or dropping it.
+ * (so concurrent mints never interleave or lose a line, and a key goes to one
+ * buyer), written with one write call and fsynced before the caller shows the
+ * blob. Readers report a line they cannot parse, with its number, instead of
+ * failing or dropping it.
  */
 import {
   closeSync,
@@ -19,8 +20,9 @@ import {
 import { dirname, join } from "node:path";
 import { LicenseError } from "../core/errors.js";
 import { isTier, type Tier } from "../core/catalogue.js";
-import { parseTime } from "../core/license.js";
+import { parseTime, sameIdentity } from "../core/license.js";
 import { ensurePrivateDir, fsyncDir } from "../config/fs-safe.js";
+import { acquireLock, describeHolder } from "../config/lock.js";
 
 /** One line of the log, exactly the fields ADMIN.md names. */
 export interface IssuanceRecord {
@@ -122,9 +124,40 @@ export function parseLog(text: string): LogContents {
   return { records, problems };
 }
 
+/**
+ * Throws LICENSE_KEY_TAKEN when the log holds `record`'s key for another
+ * buyer (another e-mail); the same buyer may be re-minted under a key.
+ */
+export function assertKeyFree(current: LogContents, record: IssuanceRecord): void {
+  const other = current.records.find(
+    (r) => r.license_key === record.license_key && !sameIdentity(r.email, record.email),
+  );
+  if (other) {
+    throw new LicenseError(
+      "LICENSE_KEY_TAKEN",
+      `license key ${record.license_key} was already issued to another buyer (log line ${other.line}); choose another --key`,
+    );
+  }
+}
+
+/** How long an append waits for another process that holds the log's lock. */
+export const LOG_LOCK_WAIT_MS = 10_000;
+
+export interface IssuanceLogOptions {
+  /** How long an append waits for another holder of the lock, in milliseconds. Default 10 s. */
+  readonly lockWaitMs?: number;
+}
+
 /** The ledger at one path. */
 export class IssuanceLog {
-  constructor(readonly path: string) {}
+  readonly #lockWaitMs: number;
+
+  constructor(
+    readonly path: string,
+    options: IssuanceLogOptions = {},
+  ) {
+    this.#lockWaitMs = options.lockWaitMs ?? LOG_LOCK_WAIT_MS;
+  }
 
   /** Reads every record; a missing log reads as empty. */
   read(): LogContents {
@@ -145,43 +178,42 @@ export class IssuanceLog {
   }
 
   /**
-   * Appends one record under the log's lock. `check` runs under the same
-   * lock with the current contents and may throw to refuse the append (for
-   * example when the license key belongs to someone else). Resolves once the
+   * Appends one record under the log's lock (`<log>.lock`), refusing a
+   * license key the log holds for another buyer (`LICENSE_KEY_TAKEN`).
+   * `check` runs under the same lock with the current contents and may throw
+   * to refuse the append. Waits for another process holding the lock, however
+   * long it has been paused, and fails with `LOG_LOCKED` naming it after the
+   * wait; takes over at once a lock whose process is gone. Resolves once the
    * line is fsynced.
    */
   async append(record: IssuanceRecord, check?: (current: LogContents) => void): Promise<void> {
-    const dir = dirname(this.path);
-    ensurePrivateDir(dir);
-    const created = !existsSync(this.path);
-    // Make sure the file exists so the lock has something to guard; O_APPEND never truncates.
-    closeSync(
-      openSync(this.path, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND, 0o600),
-    );
-    if (created) fsyncDir(dir);
-    let release: () => Promise<void>;
-    try {
-      // Loaded here so that reading the log (and every other command) does not pay for it.
-      const { lock } = await import("proper-lockfile");
-      release = await lock(this.path, {
-        realpath: false,
-        lockfilePath: `${this.path}.lock`,
-        stale: 2_000,
-        update: 1_000,
-        retries: { retries: 200, factor: 1.2, minTimeout: 5, maxTimeout: 100, randomize: true },
-      });
-    } catch (err) {
+    ensurePrivateDir(dirname(this.path));
+    const lockPath = `${this.path}.lock`;
+    const attempt = await acquireLock(lockPath, { waitMs: this.#lockWaitMs });
+    if (!attempt.ok) {
       throw new LicenseError(
         "LOG_LOCKED",
-        `the issuance log is locked (${this.path}.lock); another mint is running, or remove the lock if none is`,
-        { cause: err },
+        `the issuance log is locked by ${describeHolder(attempt.holder)}: ${lockPath}; ` +
+          "wait for that mint to finish (if it is stopped, by Ctrl-Z or a sleeping laptop, resume it with fg or end it); " +
+          "delete the lock file only when no such process runs",
       );
     }
+    const { lock } = attempt;
     try {
       check?.(this.read());
+      // Right before the append, whatever the check did meanwhile: the log as it is now
+      // keeps the key rule, and a lock that is no longer ours writes nothing.
+      assertKeyFree(this.read(), record);
+      if (!lock.held()) {
+        throw new LicenseError(
+          "LOG_LOCKED",
+          `the issuance log's lock ${lockPath} was taken over while this process held it; ` +
+            "nothing was written: run the command again",
+        );
+      }
       appendLine(this.path, JSON.stringify(pick(record)));
     } finally {
-      await release();
+      lock.release();
     }
   }
 }
@@ -204,7 +236,17 @@ function pick(r: IssuanceRecord): IssuanceRecord {
  * process leaves the whole line or none of it.
  */
 function appendLine(path: string, line: string): void {
-  const fd = openSync(path, constants.O_RDWR | constants.O_APPEND | constants.O_CREAT, 0o600);
+  const created = !existsSync(path);
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDWR | constants.O_APPEND | constants.O_CREAT, 0o600);
+  } catch (err) {
+    throw new LicenseError(
+      "FILE_UNWRITABLE",
+      `cannot append to the issuance log ${path}: ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
   try {
     const size = fstatSync(fd).size;
     let prefix = "";
@@ -217,6 +259,8 @@ function appendLine(path: string, line: string): void {
     let off = 0;
     while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
     fsyncSync(fd);
+    // A new log's name must survive a crash too.
+    if (created) fsyncDir(dirname(path));
   } catch (err) {
     throw new LicenseError(
       "FILE_UNWRITABLE",

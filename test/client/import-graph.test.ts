@@ -43,7 +43,7 @@ describe("the import graph of the app-facing entries", () => {
       const { files, external } = graph(entry);
       for (const file of files) {
         expect(file).toMatch(
-          /^(index\.js|client\/[\w-]+\.js|core\/[\w-]+\.js|config\/fs-safe\.js)$/,
+          /^(index\.js|client\/[\w-]+\.js|core\/[\w-]+\.js|config\/(fs-safe|lock)\.js)$/,
         );
       }
       for (const spec of external) {
