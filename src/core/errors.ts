@@ -22,6 +22,8 @@ export const ERROR_CODES = {
 
   // Keys
   KEY_INVALID: "a key is not 64 hex characters",
+  KEY_WEAK:
+    "a public key is a small-order or non-canonical Ed25519 point, with which anyone could sign licenses",
   KEY_MISMATCH: "the public key does not belong to the private key",
   KEY_MISSING: "a needed key is not configured",
   DEV_KEY_IN_PRODUCTION: "the public development key is trusted by a production build",
