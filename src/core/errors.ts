@@ -29,8 +29,10 @@ export const ERROR_CODES = {
   DEV_KEY_IN_PRODUCTION: "the public development key is trusted by a production build",
 
   // Minting input
-  NAME_INVALID: "the buyer's name is empty or too long",
-  EMAIL_INVALID: "the e-mail address is empty or implausible",
+  NAME_INVALID:
+    "the buyer's name is empty, too long, or holds a control, formatting or invisible character",
+  EMAIL_INVALID:
+    "the e-mail address is empty, implausible, or holds a control, formatting or invisible character",
   TIER_UNKNOWN: "the tier is not one of the catalogue's tiers",
   YEARS_INVALID: "years is not a positive whole number in range",
   LICENSE_KEY_INVALID: "the license key has characters outside the allowed set",
