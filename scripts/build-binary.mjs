@@ -60,19 +60,25 @@ async function sourceValue(file, name) {
   return mod[name];
 }
 
-/** The keys to bake in, checked here so a typo fails the build rather than the binary. */
+/**
+ * The keys to bake in, checked here with the commands' own parser (parsePublicKeyList), so a
+ * typo or a weak key (KEY_INVALID, KEY_WEAK: a placeholder such as 64 zeros, with which anyone
+ * could sign licenses) fails the build rather than the binary.
+ */
 async function keysToBake() {
   const text = process.env.DATATOOLS_LICENSE_PUBKEY;
   if (text === undefined || text.trim() === "") {
     return { keys: [await sourceValue("src/core/keys.ts", "DEV_PUBLIC_KEY_HEX")], dev: true };
   }
-  const keys = text.split(/[\s,]+/).filter((k) => k !== "");
-  for (const [i, key] of keys.entries()) {
-    if (!/^[0-9a-fA-F]{64}$/.test(key)) {
-      fail(`DATATOOLS_LICENSE_PUBKEY key ${i + 1} is not 64 hex characters`);
-    }
+  const parsePublicKeyList = await sourceValue("src/config/keys.ts", "parsePublicKeyList");
+  try {
+    return {
+      keys: parsePublicKeyList(text, "DATATOOLS_LICENSE_PUBKEY").map((k) => k.hex),
+      dev: false,
+    };
+  } catch (err) {
+    fail(err.code ? `${err.message} [${err.code}]` : err.message);
   }
-  return { keys: keys.map((k) => k.toLowerCase()), dev: false };
 }
 
 /** The catalogue to bake in, validated here: a bad one would stop every run of the binary. */

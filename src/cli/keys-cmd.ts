@@ -412,11 +412,21 @@ function outputFormat(opts: ReissueOptions): "csv" | "json" {
   return f;
 }
 
+// A spreadsheet opening the list treats a cell that starts with one of these as a formula
+// (=HYPERLINK(…) in a buyer's name would run when the list is opened). As OWASP advises, such a
+// field gets a leading ', which makes it text; the blob, key and kid columns never start so.
+const FORMULA_START = /^[=+\-@\t\r]/;
+
+/** One CSV field: quoted, and neutralised when a spreadsheet would read it as a formula. */
 function csvField(value: string): string {
-  return `"${value.replace(/"/g, '""')}"`;
+  const text = FORMULA_START.test(value) ? `'${value}` : value;
+  return `"${text.replace(/"/g, '""')}"`;
 }
 
-/** The buyer list as CSV (header first) or JSON. */
+/**
+ * The buyer list as CSV (header first, CRLF rows, every field quoted, a field that starts with
+ * = + - @ tab or CR prefixed with ' so no spreadsheet runs it) or JSON (values as they are).
+ */
 export function renderReissued(list: readonly ReissuedLicense[], format: "csv" | "json"): string {
   if (format === "json") return JSON.stringify(list, null, 2) + "\n";
   const cols = [

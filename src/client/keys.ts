@@ -4,6 +4,9 @@ import { KeyRing, importPublicKey, parseHexKey } from "../core/keys.js";
 
 /**
  * Turns a list of 64-hex public keys into a {@link KeyRing}; a ring is returned as is.
+ * A key that is not 64 hex characters is `KEY_INVALID`; a small-order or
+ * non-canonical one (such as 64 zeros) is `KEY_WEAK`, since anyone could sign
+ * licenses it verifies.
  *
  * @example
  * ```ts
@@ -17,6 +20,9 @@ export function toKeyRing(publicKeys: readonly string[] | KeyRing): KeyRing {
     throw new LicenseError("KEY_MISSING", "no public key was given to verify licenses with");
   }
   return new KeyRing(
-    publicKeys.map((hex, i) => importPublicKey(parseHexKey(hex, `public key ${i + 1}`))),
+    publicKeys.map((hex, i) => {
+      const label = `public key ${i + 1}`;
+      return importPublicKey(parseHexKey(hex, label), label);
+    }),
   );
 }

@@ -40,15 +40,21 @@ export interface ResolvedKeys {
   readonly configured: boolean;
 }
 
-/** Parses a list of public keys separated by commas or whitespace. */
+/**
+ * Parses a list of public keys separated by commas or whitespace. A key that is
+ * not 64 hex characters is `KEY_INVALID`; a small-order or non-canonical one
+ * (a placeholder such as 64 zeros) is `KEY_WEAK`. Both name `label` and the
+ * key's position.
+ */
 export function parsePublicKeyList(value: string, label: string): PublicKey[] {
   const parts = value.split(/[\s,]+/).filter((s) => s !== "");
   if (parts.length === 0) {
     throw new LicenseError("KEY_INVALID", `${label} is set but empty`);
   }
-  return parts.map((hex, i) =>
-    importPublicKey(parseHexKey(hex, parts.length > 1 ? `${label} (key ${i + 1})` : label)),
-  );
+  return parts.map((hex, i) => {
+    const where = parts.length > 1 ? `${label} (key ${i + 1})` : label;
+    return importPublicKey(parseHexKey(hex, where), where);
+  });
 }
 
 /**

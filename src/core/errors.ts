@@ -22,13 +22,17 @@ export const ERROR_CODES = {
 
   // Keys
   KEY_INVALID: "a key is not 64 hex characters",
+  KEY_WEAK:
+    "a public key is a small-order or non-canonical Ed25519 point, with which anyone could sign licenses",
   KEY_MISMATCH: "the public key does not belong to the private key",
   KEY_MISSING: "a needed key is not configured",
   DEV_KEY_IN_PRODUCTION: "the public development key is trusted by a production build",
 
   // Minting input
-  NAME_INVALID: "the buyer's name is empty or too long",
-  EMAIL_INVALID: "the e-mail address is empty or implausible",
+  NAME_INVALID:
+    "the buyer's name is empty, too long, or holds a control, formatting or invisible character",
+  EMAIL_INVALID:
+    "the e-mail address is empty, implausible, or holds a control, formatting or invisible character",
   TIER_UNKNOWN: "the tier is not one of the catalogue's tiers",
   YEARS_INVALID: "years is not a positive whole number in range",
   LICENSE_KEY_INVALID: "the license key has characters outside the allowed set",

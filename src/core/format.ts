@@ -4,7 +4,7 @@
  * verified as the exact bytes that were signed and never re-serialised.
  * The full specification, with test vectors, is docs/FORMAT.md.
  */
-import { LicenseError } from "./errors.js";
+import { LicenseError, type ErrorCode } from "./errors.js";
 import { isTier } from "./catalogue.js";
 import { parseTime, type LicensePayload } from "./license.js";
 import { verifySignature, type KeyRing, type Signer } from "./keys.js";
@@ -137,6 +137,28 @@ export function normalizeBlobText(text: string): string {
 }
 
 /**
+ * A refusal before the signature is checked. A character changed, added or lost while copying
+ * gives one of these, and cannot be told apart from a deliberate change until the signature is
+ * checked, so the message says what a buyer can do about it: copy the whole blob again.
+ */
+function damaged(code: ErrorCode, detail: string, cause?: unknown): LicenseError {
+  return new LicenseError(
+    code,
+    `the license text is damaged or incomplete (${detail}); copy it again, whole, from the ` +
+      "purchase e-mail: from DTLIC2: to the end",
+    cause === undefined ? undefined : { cause },
+  );
+}
+
+function decodePart(text: string, what: string): Buffer {
+  try {
+    return b64uDecode(text, what);
+  } catch (err) {
+    throw damaged("BLOB_ENCODING", (err as LicenseError).message, err);
+  }
+}
+
+/**
  * Verifies a blob against a key ring and returns its payload. Checks, in
  * order: size and prefix, shape, base64url, JSON object, `v`, `kid` in the
  * ring, the Ed25519 signature, then every other field. Each failure has its
@@ -152,16 +174,13 @@ export function verifyBlob(text: string, ring: KeyRing): VerifiedLicense {
   const blob = normalizeBlobText(text);
   const dot = blob.indexOf(".");
   if (dot < 0 || dot !== blob.lastIndexOf(".")) {
-    throw new LicenseError(
-      "BLOB_MALFORMED",
-      "the blob must have exactly one '.' between payload and signature",
-    );
+    throw damaged("BLOB_MALFORMED", "it must have exactly one '.' between payload and signature");
   }
   const signingInput = blob.slice(0, dot);
-  const payloadBytes = b64uDecode(signingInput.slice(BLOB_PREFIX.length), "payload");
-  const signature = b64uDecode(blob.slice(dot + 1), "signature");
+  const payloadBytes = decodePart(signingInput.slice(BLOB_PREFIX.length), "payload");
+  const signature = decodePart(blob.slice(dot + 1), "signature");
   if (signature.length !== 64) {
-    throw new LicenseError(
+    throw damaged(
       "BLOB_MALFORMED",
       `the signature is ${signature.length} bytes; Ed25519 signatures are 64`,
     );
@@ -170,22 +189,23 @@ export function verifyBlob(text: string, ring: KeyRing): VerifiedLicense {
   try {
     parsed = JSON.parse(utf8.decode(payloadBytes));
   } catch (err) {
-    throw new LicenseError("PAYLOAD_NOT_JSON", "the payload is not valid UTF-8 JSON", {
-      cause: err,
-    });
+    throw damaged("PAYLOAD_NOT_JSON", "the payload is not valid UTF-8 JSON", err);
   }
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-    throw new LicenseError("PAYLOAD_NOT_OBJECT", "the payload is JSON but not an object");
+    throw damaged("PAYLOAD_NOT_OBJECT", "the payload is JSON but not an object");
   }
   const p = parsed as Record<string, unknown>;
   if (p.v !== 2) {
+    // A later format, or a damaged "v": the buyer cannot tell, so the message gives both.
     throw new LicenseError(
       "PAYLOAD_VERSION",
-      `payload version ${JSON.stringify(p.v) ?? "(missing)"} is not supported; this reader handles v 2`,
+      `payload version ${JSON.stringify(p.v) ?? "(missing)"} is not supported (this reader handles v 2); ` +
+        "copy it again, whole, from the purchase e-mail (from DTLIC2: to the end), and if it " +
+        "still fails, the license needs a newer DataTools",
     );
   }
   if (typeof p.kid !== "string" || !KID.test(p.kid)) {
-    throw new LicenseError("PAYLOAD_FIELD", "kid must be 16 lower-case hex characters");
+    throw damaged("PAYLOAD_FIELD", "kid must be 16 lower-case hex characters");
   }
   const key = ring.get(p.kid);
   if (!key) {
@@ -204,8 +224,12 @@ export function verifyBlob(text: string, ring: KeyRing): VerifiedLicense {
 }
 
 function checkFields(p: Record<string, unknown>): LicensePayload {
+  // After the signature: a genuine license the vendor's writer got wrong, not a damaged copy.
   const field = (name: string, why: string): never => {
-    throw new LicenseError("PAYLOAD_FIELD", `payload field ${name} ${why}`);
+    throw new LicenseError(
+      "PAYLOAD_FIELD",
+      `payload field ${name} ${why}; the license is signed but malformed: ask the vendor to issue it again`,
+    );
   };
   for (const name of ["license_key", "name", "email"]) {
     const value = p[name];

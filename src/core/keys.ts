@@ -73,25 +73,78 @@ export interface Signer {
   sign(message: Uint8Array): Buffer;
 }
 
+// The field prime 2^255 - 19: an encoded point's y (its low 255 bits, little-endian) is
+// canonical only below it.
+const FIELD_PRIME = 2n ** 255n - 19n;
+
+// The y coordinates, as 32 little-endian bytes with the sign bit clear, of the eight points of
+// small order (the torsion subgroup): 1 (the identity), 2^255-20 (order 2), 0 (the two points
+// of order 4) and the two y values of the four points of order 8. With either sign bit, these
+// are the 8 canonical encodings of small-order points and 2 non-canonical ones (the x = 0
+// points with the sign bit set); every other encoding of a small-order point has y >= p.
+// test/core/weak-keys.test.ts derives the list with @noble/ed25519.
+const SMALL_ORDER_Y = new Set([
+  "0100000000000000000000000000000000000000000000000000000000000000",
+  "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+  "0000000000000000000000000000000000000000000000000000000000000000",
+  "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+  "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+]);
+
 /**
- * Builds a {@link PublicKey} from its raw 32 bytes.
+ * Why a 32-byte public key is unusable, or undefined when it is fine. node:crypto (OpenSSL)
+ * verifies against any encoding, and for a point of small order a signature R || S with R a
+ * small-order point and S = 0 verifies one message in eight: anyone can sign licenses for such
+ * a key. No private key has a small-order public key, and no key this project writes is
+ * non-canonical, so refusing both costs nothing.
+ */
+function weakness(bytes: Buffer): string | undefined {
+  const y = Buffer.from(bytes);
+  y[31]! &= 0x7f;
+  const hex = y.toString("hex");
+  if (BigInt(`0x${Buffer.from(y).reverse().toString("hex")}`) >= FIELD_PRIME) {
+    return "is not a canonical Ed25519 public key (its y coordinate is 2^255-19 or more)";
+  }
+  if (SMALL_ORDER_Y.has(hex)) {
+    return "is a point of small order (such as 64 zeros), not a real Ed25519 public key";
+  }
+  return undefined;
+}
+
+/**
+ * Builds a {@link PublicKey} from its raw 32 bytes. Refuses, with `KEY_WEAK`, a
+ * small-order or non-canonical encoding (a placeholder such as 64 zeros), with
+ * which anyone could sign a license that key verifies; `label` names where the
+ * key came from, for the message.
  *
  * @example
  * ```ts
- * const key = importPublicKey(parseHexKey(hex, "DATATOOLS_LICENSE_PUBKEY"));
+ * const key = importPublicKey(parseHexKey(hex, "DATATOOLS_LICENSE_PUBKEY"), "DATATOOLS_LICENSE_PUBKEY");
  * ```
  */
-export function importPublicKey(raw: Uint8Array): PublicKey {
+export function importPublicKey(raw: Uint8Array, label = "the public key"): PublicKey {
   const bytes = Buffer.from(raw);
   if (bytes.length !== 32) {
     throw new LicenseError("KEY_INVALID", `a public key must be 32 bytes, not ${bytes.length}`);
   }
+  assertStrongKey(bytes, label);
   const keyObject = createPublicKey({
     key: Buffer.concat([SPKI_PREFIX, bytes]),
     format: "der",
     type: "spki",
   });
   return { kid: keyId(bytes), raw: bytes, hex: bytes.toString("hex"), keyObject };
+}
+
+function assertStrongKey(bytes: Buffer, label: string): void {
+  const why = weakness(bytes);
+  if (why !== undefined) {
+    throw new LicenseError(
+      "KEY_WEAK",
+      `${label} ${why}: anyone can sign a license that it verifies. ` +
+        "Use the public key of a real keypair (dtlicense keypair makes one)",
+    );
+  }
 }
 
 /**
@@ -138,7 +191,11 @@ export class KeyRing {
   readonly #keys = new Map<string, PublicKey>();
 
   constructor(keys: Iterable<PublicKey> = []) {
-    for (const key of keys) this.#keys.set(key.kid, key);
+    for (const key of keys) {
+      // A PublicKey can be built by hand, bypassing importPublicKey's check.
+      assertStrongKey(Buffer.from(key.raw), `the key ${key.kid} in the key ring`);
+      this.#keys.set(key.kid, key);
+    }
   }
 
   /** The key with this kid, or undefined. */

@@ -32,27 +32,172 @@ export const MAX_YEARS = 100;
  */
 export const LICENSE_KEY_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$/;
 
-// Control characters (C0, DEL, C1), the Unicode line/paragraph separators, and
-// unpaired UTF-16 surrogates: not text, so no buyer could ever type the value back.
-// eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\p{Cs}]/u;
+// Characters refused in names and e-mail addresses when a license is issued: not text a
+// buyer can see or type back, or text that changes how the characters around it display
+// (a U+202E RIGHT-TO-LEFT OVERRIDE makes "Ada \u202eecalevoL" read "Ada Lovelace"). Controls
+// (Cc), format characters (Cf: bidi controls, zero-width space, soft hyphen, BOM, invisible
+// operators, tags), unpaired surrogates (Cs), private use (Co), unassigned code points (Cn, as
+// of the Unicode version of the running Node.js), line and paragraph separators (Zl, Zp), the
+// rest of Unicode's Default_Ignorable_Code_Point (Hangul fillers, variation selectors, the
+// combining grapheme joiner) and the blank braille pattern U+2800. docs/FORMAT.md lists them.
+const REFUSED =
+  /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}\u2800]/u;
+// Tab, line feed, vertical tab, form feed and carriage return are whitespace: tidied to a space.
+const TIDIED = /^[\t\n\v\f\r]$/;
+// ZWNJ and ZWJ choose joining and conjunct forms in Persian, Urdu and Arabic and in the Indic
+// scripts, always between two letters or after a virama (a combining mark) and before a letter.
+const JOINER = /^[\u200c\u200d]$/;
+const LETTER_OR_MARK = /^[\p{L}\p{M}]$/u;
+// Variation selectors choose an ideographic variant of a Han character (a family name's
+// exact glyph); Mongolian free variation selectors choose a Mongolian letter's form.
+const VARIATION_SELECTOR = /^[\ufe00-\ufe0f\u{e0100}-\u{e01ef}]$/u;
+const MONGOLIAN_FVS = /^[\u180b-\u180d\u180f]$/;
+const HAN = /^\p{Script=Han}$/u;
+const MONGOLIAN = /^\p{Script=Mongolian}$/u;
+
 const EMAIL = /^[^\s@]{1,64}@[^\s@.][^\s@]*\.[^\s@.]{2,}$/;
+
+// Names for the message, so it can say which character without printing it.
+const C0_NAMES = [
+  "NULL",
+  "START OF HEADING",
+  "START OF TEXT",
+  "END OF TEXT",
+  "END OF TRANSMISSION",
+  "ENQUIRY",
+  "ACKNOWLEDGE",
+  "BELL",
+  "BACKSPACE",
+  "CHARACTER TABULATION",
+  "LINE FEED",
+  "LINE TABULATION",
+  "FORM FEED",
+  "CARRIAGE RETURN",
+  "SHIFT OUT",
+  "SHIFT IN",
+  "DATA LINK ESCAPE",
+  "DEVICE CONTROL ONE",
+  "DEVICE CONTROL TWO",
+  "DEVICE CONTROL THREE",
+  "DEVICE CONTROL FOUR",
+  "NEGATIVE ACKNOWLEDGE",
+  "SYNCHRONOUS IDLE",
+  "END OF TRANSMISSION BLOCK",
+  "CANCEL",
+  "END OF MEDIUM",
+  "SUBSTITUTE",
+  "ESCAPE",
+  "INFORMATION SEPARATOR FOUR",
+  "INFORMATION SEPARATOR THREE",
+  "INFORMATION SEPARATOR TWO",
+  "INFORMATION SEPARATOR ONE",
+];
+const CHARACTER_NAMES: Readonly<Record<number, string>> = {
+  0x7f: "DELETE",
+  0x85: "NEXT LINE",
+  0xa0: "NO-BREAK SPACE",
+  0xad: "SOFT HYPHEN",
+  0x34f: "COMBINING GRAPHEME JOINER",
+  0x61c: "ARABIC LETTER MARK",
+  0x115f: "HANGUL CHOSEONG FILLER",
+  0x1160: "HANGUL JUNGSEONG FILLER",
+  0x180e: "MONGOLIAN VOWEL SEPARATOR",
+  0x200b: "ZERO WIDTH SPACE",
+  0x200c: "ZERO WIDTH NON-JOINER",
+  0x200d: "ZERO WIDTH JOINER",
+  0x200e: "LEFT-TO-RIGHT MARK",
+  0x200f: "RIGHT-TO-LEFT MARK",
+  0x2028: "LINE SEPARATOR",
+  0x2029: "PARAGRAPH SEPARATOR",
+  0x202a: "LEFT-TO-RIGHT EMBEDDING",
+  0x202b: "RIGHT-TO-LEFT EMBEDDING",
+  0x202c: "POP DIRECTIONAL FORMATTING",
+  0x202d: "LEFT-TO-RIGHT OVERRIDE",
+  0x202e: "RIGHT-TO-LEFT OVERRIDE",
+  0x2060: "WORD JOINER",
+  0x2061: "FUNCTION APPLICATION",
+  0x2062: "INVISIBLE TIMES",
+  0x2063: "INVISIBLE SEPARATOR",
+  0x2064: "INVISIBLE PLUS",
+  0x2066: "LEFT-TO-RIGHT ISOLATE",
+  0x2067: "RIGHT-TO-LEFT ISOLATE",
+  0x2068: "FIRST STRONG ISOLATE",
+  0x2069: "POP DIRECTIONAL ISOLATE",
+  0x2800: "BRAILLE PATTERN BLANK",
+  0x3164: "HANGUL FILLER",
+  0xfeff: "ZERO WIDTH NO-BREAK SPACE",
+  0xffa0: "HALFWIDTH HANGUL FILLER",
+};
+
+/** "U+202E RIGHT-TO-LEFT OVERRIDE", or "U+E000 (private use)" for characters without a listed name. */
+function describeCodePoint(cp: number): string {
+  const u = `U+${cp.toString(16).toUpperCase().padStart(4, "0")}`;
+  const name = cp < 0x20 ? C0_NAMES[cp] : CHARACTER_NAMES[cp];
+  if (name !== undefined) return `${u} ${name}`;
+  const c = String.fromCodePoint(cp);
+  const kind = /\p{Cc}/u.test(c)
+    ? "a control character"
+    : /\p{Cs}/u.test(c)
+      ? "an unpaired surrogate"
+      : /\p{Co}/u.test(c)
+        ? "private use"
+        : /\p{Cn}/u.test(c)
+          ? "unassigned"
+          : /\p{Cf}/u.test(c)
+            ? "a format character"
+            : "an invisible character";
+  return `${u} (${kind})`;
+}
+
+/**
+ * The first character of `text` that {@link validateName} and {@link validateEmail} refuse, as
+ * "U+202E RIGHT-TO-LEFT OVERRIDE at position 5" (positions count characters from 1), or
+ * undefined when there is none.
+ */
+function refusedCharacter(text: string): string | undefined {
+  // Code points, so a character beyond the BMP counts once and a lone surrogate stays itself.
+  const chars = Array.from(text);
+  for (const [i, c] of chars.entries()) {
+    if (!REFUSED.test(c) || TIDIED.test(c)) continue;
+    const before = chars[i - 1] ?? "";
+    const after = chars[i + 1] ?? "";
+    if (JOINER.test(c) && LETTER_OR_MARK.test(before) && LETTER_OR_MARK.test(after)) continue;
+    if (VARIATION_SELECTOR.test(c) && HAN.test(before)) continue;
+    if (MONGOLIAN_FVS.test(c) && MONGOLIAN.test(before)) continue;
+    return `${describeCodePoint(c.codePointAt(0)!)} at position ${i + 1}`;
+  }
+  return undefined;
+}
+
+const REFUSED_WHY =
+  "control, formatting and invisible characters (bidi overrides, zero-width spaces and the like) " +
+  "are refused, since they make the text display as something else; remove it";
 
 /**
  * Checks and tidies a buyer's name: trimmed, inner whitespace collapsed, NFC.
+ * Refuses (`NAME_INVALID`, naming the character and its position) controls,
+ * format characters such as bidi overrides and zero-width spaces, private-use
+ * and unassigned code points, and other invisible characters, which could make
+ * the name display as something else; ZWNJ and ZWJ are kept between two
+ * letters or marks, where Persian and Indic names use them.
  *
  * @example
  * ```ts
  * validateName("  Ada   Lovelace "); // "Ada Lovelace"
+ * validateName("Ada \u202eecalevoL"); // throws NAME_INVALID (U+202E RIGHT-TO-LEFT OVERRIDE at position 5)
  * ```
  */
 export function validateName(value: string): string {
+  const refused = refusedCharacter(value);
+  if (refused !== undefined) {
+    throw new LicenseError("NAME_INVALID", `the buyer's name contains ${refused}; ${REFUSED_WHY}`);
+  }
   const name = value.normalize("NFC").trim().replace(/\s+/g, " ");
   if (name === "") throw new LicenseError("NAME_INVALID", "the buyer's name is empty");
-  if (name.length > MAX_NAME_LENGTH || CONTROL.test(name)) {
+  if (name.length > MAX_NAME_LENGTH) {
     throw new LicenseError(
       "NAME_INVALID",
-      `the buyer's name must be at most ${MAX_NAME_LENGTH} printable characters`,
+      `the buyer's name must be at most ${MAX_NAME_LENGTH} characters`,
     );
   }
   return name;
@@ -60,7 +205,8 @@ export function validateName(value: string): string {
 
 /**
  * Checks an e-mail address for plausibility (one `@`, a dotted domain, no
- * spaces, sane length) and returns it trimmed. It does not lower-case it: the
+ * spaces, sane length, none of the characters {@link validateName} refuses)
+ * and returns it trimmed. It does not lower-case it: the
  * address is signed as the vendor typed it; comparisons use {@link sameIdentity}.
  *
  * @example
@@ -69,14 +215,16 @@ export function validateName(value: string): string {
  * ```
  */
 export function validateEmail(value: string): string {
+  const refused = refusedCharacter(value);
+  if (refused !== undefined) {
+    throw new LicenseError(
+      "EMAIL_INVALID",
+      `the e-mail address contains ${refused}; ${REFUSED_WHY}`,
+    );
+  }
   const email = value.normalize("NFC").trim();
   if (email === "") throw new LicenseError("EMAIL_INVALID", "the e-mail address is empty");
-  if (
-    email.length > MAX_EMAIL_LENGTH ||
-    CONTROL.test(email) ||
-    email.includes("..") ||
-    !EMAIL.test(email)
-  ) {
+  if (email.length > MAX_EMAIL_LENGTH || email.includes("..") || !EMAIL.test(email)) {
     throw new LicenseError(
       "EMAIL_INVALID",
       `"${email.slice(0, 80)}" does not look like an e-mail address (expected name@domain.tld)`,
