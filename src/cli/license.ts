@@ -264,7 +264,9 @@ Examples:
       wrap(async (opts: { json?: boolean }) => {
         const client = await openClient(ctx);
         const status = client.status();
-        ctx.stdout.write(opts.json ? `${JSON.stringify(status)}\n` : statusReport(status, ctx.now()));
+        ctx.stdout.write(
+          opts.json ? `${JSON.stringify(status)}\n` : statusReport(status, ctx.now()),
+        );
         return STATUS_EXIT[status.state];
       }),
     );
