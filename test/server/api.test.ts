@@ -8,7 +8,16 @@ import { openPostgres } from "../../src/store/pg.js";
 import { buildApp } from "../../src/server/app.js";
 import { generateToken, insertToken, revokeToken } from "../../src/store/tokens.js";
 import { backendNames } from "../store/databases.js";
-import { START, createHarness, errorOf, json, ring, signer, type Harness } from "./harness.js";
+import {
+  START,
+  createHarness,
+  errorOf,
+  json,
+  ring,
+  signer,
+  until,
+  type Harness,
+} from "./harness.js";
 
 type License = Record<string, string | null>;
 
@@ -353,11 +362,13 @@ describe.each(backendNames())("the API on %s", (backend) => {
 
     it("records the token's last use", async () => {
       await call({ method: "GET", url: "/v1/counts", headers: auth() });
-      await new Promise((r) => setTimeout(r, 50));
-      const { rows } = await h.t.db.query<{ last_used_at: Date | null }>(
-        "SELECT last_used_at FROM admin_tokens WHERE name = 'test admin'",
-      );
-      expect(rows[0]!.last_used_at).not.toBeNull();
+      // The touch is written after the response; wait for it, not for a fixed time.
+      await until(async () => {
+        const { rows } = await h.t.db.query<{ last_used_at: Date | null }>(
+          "SELECT last_used_at FROM admin_tokens WHERE name = 'test admin'",
+        );
+        return rows[0]!.last_used_at !== null;
+      }, "the token's last_used_at to be written");
     });
   });
 
