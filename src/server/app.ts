@@ -103,6 +103,13 @@ function containsNul(root: unknown): boolean {
   return false;
 }
 
+declare module "fastify" {
+  interface FastifyContextConfig {
+    /** Every body field of the route is optional: no body, or an empty JSON one, reads as `{}`. */
+    emptyBodyIsObject?: boolean;
+  }
+}
+
 /**
  * Builds the app (not yet listening). Call `app.listen()` or use `app.inject()`.
  *
@@ -169,7 +176,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const parseJson = app.getDefaultJsonParser("error", "error");
   app.addContentTypeParser("application/json", { parseAs: "string" }, (req, body, done) => {
     const text = body as string;
-    if (nestedDeeperThan(text, MAX_JSON_DEPTH)) {
+    if (text.length === 0 && req.routeOptions.config.emptyBodyIsObject) {
+      done(null, {});
+    } else if (nestedDeeperThan(text, MAX_JSON_DEPTH)) {
       done(
         new LicenseError(
           "REQUEST_INVALID",
@@ -187,6 +196,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     reply.header("x-request-id", req.id);
   });
   app.addHook("preValidation", async (req) => {
+    if (req.body === undefined && req.routeOptions.config.emptyBodyIsObject) req.body = {};
     // PostgreSQL text cannot hold NUL; refuse it as bad input rather than fail in the database.
     if (containsNul(req.body) || containsNul(req.query) || containsNul(req.params)) {
       throw new LicenseError("REQUEST_INVALID", "text must not contain NUL (\\u0000) characters");

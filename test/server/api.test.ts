@@ -505,6 +505,29 @@ describe.each(backendNames())("the API on %s", (backend) => {
       ["?q=%00", "REQUEST_INVALID"],
       [`?q=${"x".repeat(201)}`, "REQUEST_INVALID"],
     ];
+    it("states the real range of each numeric query parameter when refusing it", async () => {
+      const cases: [string, string][] = [
+        ["?limit=500", "limit must be a whole number from 1 to 200"],
+        ["?limit=0", "limit must be a whole number from 1 to 200"],
+        ["?limit=ten", "limit must be a whole number from 1 to 200"],
+        [
+          "?expiring_within_days=40000",
+          "expiring_within_days must be a whole number from 0 to 36500",
+        ],
+        ["?expiring_within_days=-1", "expiring_within_days must be a whole number from 0 to 36500"],
+      ];
+      for (const [qs, message] of cases) {
+        const res = await call({ method: "GET", url: `/v1/licenses${qs}`, headers: auth() });
+        expectError(res, 400, "REQUEST_INVALID");
+        expect(errorOf(res).message, qs).toBe(message);
+      }
+      for (const qs of ["?limit=1", "?limit=200", "?expiring_within_days=0"]) {
+        expect(
+          (await call({ method: "GET", url: `/v1/licenses${qs}`, headers: auth() })).statusCode,
+        ).toBe(200);
+      }
+    });
+
     for (const [qs, code] of BAD_QUERIES) {
       it(`refuses the list query ${qs.slice(0, 40)} with 400 ${code}`, async () => {
         expectError(
@@ -626,6 +649,47 @@ describe.each(backendNames())("the API on %s", (backend) => {
         "YEARS_INVALID",
       );
       expect(await h.count("licenses")).toBe(2);
+    });
+
+    it("renews for one year when the body is absent or empty, as years defaults to 1", async () => {
+      for (const headers of [{}, { "content-type": "application/json" }]) {
+        const old = await issued({
+          ...buyer,
+          email: `ada${Object.keys(headers).length}@example.com`,
+        });
+        const res = await call({
+          method: "POST",
+          url: `/v1/licenses/${old.license_key}/renew`,
+          headers: { ...auth(), ...headers },
+        });
+        expect(res.statusCode, res.body).toBe(201);
+        expect(json<License>(res)).toMatchObject({
+          supersedes: old.license_key,
+          expires_at: "2028-05-13T22:10:27Z",
+        });
+      }
+      expect(await h.count("licenses")).toBe(4);
+      // Other endpoints still need a body.
+      const l = await issued({ ...buyer, email: "other@example.com" });
+      expectError(
+        await call({
+          method: "POST",
+          url: `/v1/licenses/${l.license_key}/revoke`,
+          headers: { ...auth(), "content-type": "application/json" },
+        }),
+        400,
+        "REQUEST_INVALID",
+      );
+      expectError(
+        await call({
+          method: "POST",
+          url: `/v1/licenses/${l.license_key}/revoke`,
+          headers: auth(),
+        }),
+        400,
+        "REQUEST_INVALID",
+      );
+      expect(await h.count("licenses")).toBe(5);
     });
 
     it("renews once for one Idempotency-Key", async () => {
