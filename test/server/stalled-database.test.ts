@@ -162,7 +162,7 @@ describe.runIf(Boolean(process.env.TEST_DATABASE_URL))("a stalled PostgreSQL lin
 
     const ready = await timed(() => app.inject({ method: "GET", url: "/readyz" }));
     expectUnavailable(ready.res);
-    expect(ready.ms).toBeLessThan(READY_TIMEOUT_MS + 500);
+    expect(ready.ms).toBeLessThan(READY_TIMEOUT_MS + 750);
     expect((await app.inject({ method: "GET", url: "/healthz" })).statusCode).toBe(200);
 
     relay.resume();
