@@ -64,14 +64,14 @@ function requestId(): string {
 export const MAX_JSON_DEPTH = 32;
 
 /** True when JSON text nests arrays/objects deeper than `limit`; brackets inside strings do not count. */
-export function nestedDeeperThan(text: string, limit: number): boolean {
+function nestedDeeperThan(text: string, limit: number): boolean {
   let depth = 0;
   let inString = false;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (inString) {
-      if (c === 0x5c)
-        i++; // a backslash escapes the next character (\" or \\)
+      // A backslash escapes the next character, so \" does not end the string.
+      if (c === 0x5c) i++;
       else if (c === 0x22) inString = false;
     } else if (c === 0x22) {
       inString = true;
