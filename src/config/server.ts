@@ -17,6 +17,8 @@ export const SERVER_VARS = {
   DATABASE_URL_FILE: "DATABASE_URL_FILE",
   DATABASE_PASSWORD_FILE: "DATABASE_PASSWORD_FILE",
   POOL_MAX: "DATATOOLS_DB_POOL_MAX",
+  DB_CONNECT_TIMEOUT: "DATATOOLS_DB_CONNECT_TIMEOUT_MS",
+  DB_QUERY_TIMEOUT: "DATATOOLS_DB_QUERY_TIMEOUT_MS",
   DATA_DIR: "DATATOOLS_DATA_DIR",
   HOST: "DATATOOLS_SERVER_HOST",
   PORT: "DATATOOLS_SERVER_PORT",
@@ -41,6 +43,10 @@ export type DatabaseConfig =
       readonly url: string;
       readonly password?: string;
       readonly max: number;
+      /** Longest wait for a connection, in ms (unset: the adapter's default). */
+      readonly connectTimeoutMs?: number;
+      /** Longest wait for one statement's answer, in ms (unset: the adapter's default). */
+      readonly queryTimeoutMs?: number;
     }
   | { readonly kind: "pglite"; readonly dir: string };
 
@@ -87,6 +93,15 @@ function parseWhole(value: string, label: string, min: number, max: number): num
   return n;
 }
 
+/** A timeout in milliseconds: whole, and long enough that a value meant in seconds is caught. */
+function parseMillis(value: string, label: string): number {
+  const n = /^[0-9]{1,7}$/.test(value.trim()) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(n) || n < 100 || n > 600_000) {
+    bad(label, `"${value.slice(0, 20)}" is not a number of milliseconds from 100 to 600000`);
+  }
+  return n;
+}
+
 function parseProxies(value: string): string[] {
   const list = value.split(/[\s,]+/).filter((s) => s !== "");
   for (const entry of list) {
@@ -109,6 +124,15 @@ function parseProxies(value: string): string[] {
 
 function databaseConfig(env: Env, dataDir: string): DatabaseConfig {
   const V = SERVER_VARS;
+  // Checked even for the embedded database, so a typo fails now rather than after a move to PostgreSQL.
+  const timeouts = {
+    ...(set(env[V.DB_CONNECT_TIMEOUT])
+      ? { connectTimeoutMs: parseMillis(env[V.DB_CONNECT_TIMEOUT]!, V.DB_CONNECT_TIMEOUT) }
+      : {}),
+    ...(set(env[V.DB_QUERY_TIMEOUT])
+      ? { queryTimeoutMs: parseMillis(env[V.DB_QUERY_TIMEOUT]!, V.DB_QUERY_TIMEOUT) }
+      : {}),
+  };
   if (set(env[V.DATABASE_URL]) && set(env[V.DATABASE_URL_FILE])) {
     bad(V.DATABASE_URL, `set only one of ${V.DATABASE_URL} and ${V.DATABASE_URL_FILE}`);
   }
@@ -142,7 +166,13 @@ function databaseConfig(env: Env, dataDir: string): DatabaseConfig {
     ? readSecretFile(env[V.DATABASE_PASSWORD_FILE]!, V.DATABASE_PASSWORD_FILE)
     : undefined;
   const max = set(env[V.POOL_MAX]) ? parseWhole(env[V.POOL_MAX]!, V.POOL_MAX, 1, 1000) : 10;
-  return { kind: "postgres", url, max, ...(password !== undefined ? { password } : {}) };
+  return {
+    kind: "postgres",
+    url,
+    max,
+    ...timeouts,
+    ...(password !== undefined ? { password } : {}),
+  };
 }
 
 function keysConfig(env: Env, production: boolean): ResolvedKeys {

@@ -56,11 +56,58 @@ function requestId(): string {
   return `req_${idPool.toString("base64url", idAt - ID_BYTES, idAt)}`;
 }
 
-function NUL(value: unknown): boolean {
-  if (typeof value === "string") return value.includes("\u0000");
-  if (Array.isArray(value)) return value.some(NUL);
-  if (value !== null && typeof value === "object") return Object.values(value).some(NUL);
+/**
+ * The deepest nesting of arrays and objects a JSON body may have. Real bodies are a few
+ * levels deep (an import is `{"records": [{…}]}`); the limit keeps recursive code after the
+ * parse (validation, serialising, the NUL check) far from the stack's end.
+ */
+export const MAX_JSON_DEPTH = 32;
+
+/** True when JSON text nests arrays/objects deeper than `limit`; brackets inside strings do not count. */
+function nestedDeeperThan(text: string, limit: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      // A backslash escapes the next character, so \" does not end the string.
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) {
+      inString = true;
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > limit) return true;
+    } else if (c === 0x5d || c === 0x7d) {
+      depth--;
+    }
+  }
   return false;
+}
+
+/** True when any string or key anywhere in `root` holds a NUL; iterative, so no depth can overflow it. */
+function containsNul(root: unknown): boolean {
+  const pending: unknown[] = [root];
+  while (pending.length > 0) {
+    const value = pending.pop();
+    if (typeof value === "string") {
+      if (value.includes("\u0000")) return true;
+    } else if (Array.isArray(value)) {
+      for (const item of value) pending.push(item);
+    } else if (value !== null && typeof value === "object") {
+      for (const [key, item] of Object.entries(value)) {
+        if (key.includes("\u0000")) return true;
+        pending.push(item);
+      }
+    }
+  }
+  return false;
+}
+
+declare module "fastify" {
+  interface FastifyContextConfig {
+    /** Every body field of the route is optional: no body, or an empty JSON one, reads as `{}`. */
+    emptyBodyIsObject?: boolean;
+  }
 }
 
 /**
@@ -124,14 +171,34 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.decorateRequest("actor", "");
   // Only JSON bodies are accepted; fastify's built-in text/plain parser would let text through.
   app.removeContentTypeParser("text/plain");
+  // fastify's own parser (with its __proto__/constructor poisoning checks), behind a nesting
+  // check on the raw text: a body nested thousands deep is refused before anything recurses.
+  const parseJson = app.getDefaultJsonParser("error", "error");
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (req, body, done) => {
+    const text = body as string;
+    if (text.length === 0 && req.routeOptions.config.emptyBodyIsObject) {
+      done(null, {});
+    } else if (nestedDeeperThan(text, MAX_JSON_DEPTH)) {
+      done(
+        new LicenseError(
+          "REQUEST_INVALID",
+          `the JSON body is nested more than ${MAX_JSON_DEPTH} levels deep`,
+        ),
+        undefined,
+      );
+    } else {
+      parseJson(req, text, done);
+    }
+  });
   installErrorBoundary(app);
 
   app.addHook("onRequest", async (req, reply) => {
     reply.header("x-request-id", req.id);
   });
-  // PostgreSQL text cannot hold NUL; refuse it as bad input rather than fail in the database.
   app.addHook("preValidation", async (req) => {
-    if (NUL(req.body) || NUL(req.query) || NUL(req.params)) {
+    if (req.body === undefined && req.routeOptions.config.emptyBodyIsObject) req.body = {};
+    // PostgreSQL text cannot hold NUL; refuse it as bad input rather than fail in the database.
+    if (containsNul(req.body) || containsNul(req.query) || containsNul(req.params)) {
       throw new LicenseError("REQUEST_INVALID", "text must not contain NUL (\\u0000) characters");
     }
   });

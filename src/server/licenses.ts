@@ -115,10 +115,13 @@ function send(reply: FastifyReply, o: Outcome) {
   return reply.code(o.status).send(o.body);
 }
 
-function wholeNumber(value: string, name: string, max: number): number {
+function wholeNumber(value: string, name: string, min: number, max: number): number {
   const n = /^[0-9]{1,9}$/.test(value) ? Number(value) : NaN;
-  if (!Number.isSafeInteger(n) || n > max) {
-    throw new LicenseError("REQUEST_INVALID", `${name} must be a whole number from 0 to ${max}`);
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    throw new LicenseError(
+      "REQUEST_INVALID",
+      `${name} must be a whole number from ${min} to ${max}`,
+    );
   }
   return n;
 }
@@ -158,8 +161,7 @@ export function registerLicenseRoutes(app: FastifyInstance, ctx: ServerContext):
         `state must be one of: ${LICENSE_STATES.join(", ")}`,
       );
     }
-    const limit = q.limit === undefined ? 50 : wholeNumber(q.limit, "limit", 200);
-    if (limit < 1) throw new LicenseError("REQUEST_INVALID", "limit must be from 1 to 200");
+    const limit = q.limit === undefined ? 50 : wholeNumber(q.limit, "limit", 1, 200);
     const page = await listLicenses(
       ctx.db,
       {
@@ -172,6 +174,7 @@ export function registerLicenseRoutes(app: FastifyInstance, ctx: ServerContext):
               expiringWithinDays: wholeNumber(
                 q.expiring_within_days,
                 "expiring_within_days",
+                0,
                 36_500,
               ),
             }
@@ -247,9 +250,14 @@ export function registerLicenseRoutes(app: FastifyInstance, ctx: ServerContext):
     });
   }
 
-  app.post("/v1/licenses/:key/renew", { schema: renewSchema, onRequest }, async (req, reply) => {
-    const { key } = req.params as { key: string };
-    const { years } = (req.body ?? {}) as { years?: number };
-    return send(reply, await renew(ctx, key, years ?? 1, who(req), idempotency(req)));
-  });
+  // Every field is optional, so no body (or an empty one) is the same as `{}`: one year.
+  app.post(
+    "/v1/licenses/:key/renew",
+    { schema: renewSchema, onRequest, config: { emptyBodyIsObject: true } },
+    async (req, reply) => {
+      const { key } = req.params as { key: string };
+      const { years } = req.body as { years?: number };
+      return send(reply, await renew(ctx, key, years ?? 1, who(req), idempotency(req)));
+    },
+  );
 }

@@ -3,6 +3,7 @@
  * its two implementations: `pg` (a PostgreSQL server) and PGlite (PostgreSQL
  * compiled to WebAssembly, embedded in this process). Both speak the same SQL.
  */
+import { isLicenseError } from "../core/errors.js";
 
 /** Rows and the number of rows a statement touched. */
 export interface QueryResult<R> {
@@ -57,8 +58,14 @@ export function violatedConstraint(err: unknown): string | undefined {
   return m?.[1];
 }
 
-/** True for errors meaning the database cannot be reached (not a bad statement). */
+/**
+ * True for errors meaning the database cannot be reached or did not answer in
+ * time (not a bad statement): network and connection failures, the adapters'
+ * own DATABASE_UNAVAILABLE (a connection or statement timeout), and a statement
+ * the server cancelled at its statement_timeout.
+ */
 export function isConnectionError(err: unknown): boolean {
+  if (isLicenseError(err, "DATABASE_UNAVAILABLE")) return true;
   const code = (err as { code?: unknown } | null)?.code;
   if (typeof code !== "string") return false;
   return (
@@ -69,6 +76,7 @@ export function isConnectionError(err: unknown): boolean {
       "ENOTFOUND",
       "EHOSTUNREACH",
       "EPIPE",
+      "57014",
       "57P01",
       "57P02",
       "57P03",

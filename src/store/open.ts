@@ -9,6 +9,8 @@ export type DatabaseTarget =
       readonly url: string;
       readonly password?: string;
       readonly max?: number;
+      readonly connectTimeoutMs?: number;
+      readonly queryTimeoutMs?: number;
     }
   | { readonly kind: "pglite"; readonly dir: string | undefined };
 
@@ -26,6 +28,10 @@ export async function openDatabase(
       url: target.url,
       ...(target.password !== undefined ? { password: target.password } : {}),
       ...(target.max !== undefined ? { max: target.max } : {}),
+      ...(target.connectTimeoutMs !== undefined
+        ? { connectTimeoutMs: target.connectTimeoutMs }
+        : {}),
+      ...(target.queryTimeoutMs !== undefined ? { queryTimeoutMs: target.queryTimeoutMs } : {}),
       ...(onError ? { onError } : {}),
     });
     // Connect now, so a wrong URL, password or database is one clear line at start-up.
@@ -33,9 +39,12 @@ export async function openDatabase(
       await db.query("SELECT 1");
     } catch (err) {
       await db.close().catch(() => undefined);
+      // The driver's own words (e.g. a refused password) say best what to fix.
+      const e = err as Error;
+      const why = e.cause instanceof Error ? e.cause.message : e.message;
       throw new LicenseError(
         "DATABASE_UNAVAILABLE",
-        `cannot use the database at ${redactUrl(target.url)}: ${(err as Error).message}`,
+        `cannot use the database at ${redactUrl(target.url)}: ${why}`,
         { cause: err },
       );
     }

@@ -9,7 +9,16 @@ import { buildApp } from "../../src/server/app.js";
 import { LATEST_VERSION } from "../../src/store/migrations.js";
 import { generateToken, insertToken, revokeToken } from "../../src/store/tokens.js";
 import { backendNames } from "../store/databases.js";
-import { START, createHarness, errorOf, json, ring, signer, type Harness } from "./harness.js";
+import {
+  START,
+  createHarness,
+  errorOf,
+  json,
+  ring,
+  signer,
+  until,
+  type Harness,
+} from "./harness.js";
 
 type License = Record<string, string | null>;
 
@@ -354,11 +363,13 @@ describe.each(backendNames())("the API on %s", (backend) => {
 
     it("records the token's last use", async () => {
       await call({ method: "GET", url: "/v1/counts", headers: auth() });
-      await new Promise((r) => setTimeout(r, 50));
-      const { rows } = await h.t.db.query<{ last_used_at: Date | null }>(
-        "SELECT last_used_at FROM admin_tokens WHERE name = 'test admin'",
-      );
-      expect(rows[0]!.last_used_at).not.toBeNull();
+      // The touch is written after the response; wait for it, not for a fixed time.
+      await until(async () => {
+        const { rows } = await h.t.db.query<{ last_used_at: Date | null }>(
+          "SELECT last_used_at FROM admin_tokens WHERE name = 'test admin'",
+        );
+        return rows[0]!.last_used_at !== null;
+      }, "the token's last_used_at to be written");
     });
   });
 
@@ -495,6 +506,29 @@ describe.each(backendNames())("the API on %s", (backend) => {
       ["?q=%00", "REQUEST_INVALID"],
       [`?q=${"x".repeat(201)}`, "REQUEST_INVALID"],
     ];
+    it("states the real range of each numeric query parameter when refusing it", async () => {
+      const cases: [string, string][] = [
+        ["?limit=500", "limit must be a whole number from 1 to 200"],
+        ["?limit=0", "limit must be a whole number from 1 to 200"],
+        ["?limit=ten", "limit must be a whole number from 1 to 200"],
+        [
+          "?expiring_within_days=40000",
+          "expiring_within_days must be a whole number from 0 to 36500",
+        ],
+        ["?expiring_within_days=-1", "expiring_within_days must be a whole number from 0 to 36500"],
+      ];
+      for (const [qs, message] of cases) {
+        const res = await call({ method: "GET", url: `/v1/licenses${qs}`, headers: auth() });
+        expectError(res, 400, "REQUEST_INVALID");
+        expect(errorOf(res).message, qs).toBe(message);
+      }
+      for (const qs of ["?limit=1", "?limit=200", "?expiring_within_days=0"]) {
+        expect(
+          (await call({ method: "GET", url: `/v1/licenses${qs}`, headers: auth() })).statusCode,
+        ).toBe(200);
+      }
+    });
+
     for (const [qs, code] of BAD_QUERIES) {
       it(`refuses the list query ${qs.slice(0, 40)} with 400 ${code}`, async () => {
         expectError(
@@ -616,6 +650,47 @@ describe.each(backendNames())("the API on %s", (backend) => {
         "YEARS_INVALID",
       );
       expect(await h.count("licenses")).toBe(2);
+    });
+
+    it("renews for one year when the body is absent or empty, as years defaults to 1", async () => {
+      for (const headers of [{}, { "content-type": "application/json" }]) {
+        const old = await issued({
+          ...buyer,
+          email: `ada${Object.keys(headers).length}@example.com`,
+        });
+        const res = await call({
+          method: "POST",
+          url: `/v1/licenses/${old.license_key}/renew`,
+          headers: { ...auth(), ...headers },
+        });
+        expect(res.statusCode, res.body).toBe(201);
+        expect(json<License>(res)).toMatchObject({
+          supersedes: old.license_key,
+          expires_at: "2028-05-13T22:10:27Z",
+        });
+      }
+      expect(await h.count("licenses")).toBe(4);
+      // Other endpoints still need a body.
+      const l = await issued({ ...buyer, email: "other@example.com" });
+      expectError(
+        await call({
+          method: "POST",
+          url: `/v1/licenses/${l.license_key}/revoke`,
+          headers: { ...auth(), "content-type": "application/json" },
+        }),
+        400,
+        "REQUEST_INVALID",
+      );
+      expectError(
+        await call({
+          method: "POST",
+          url: `/v1/licenses/${l.license_key}/revoke`,
+          headers: auth(),
+        }),
+        400,
+        "REQUEST_INVALID",
+      );
+      expect(await h.count("licenses")).toBe(5);
     });
 
     it("renews once for one Idempotency-Key", async () => {

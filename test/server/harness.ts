@@ -80,3 +80,17 @@ export function errorOf(res: LightMyRequestResponse): {
   const body = json<{ error: { code: string; message: string; request_id: string } }>(res);
   return body.error;
 }
+
+/** Polls `condition` until it holds; fails naming `what` after `timeoutMs`. */
+export async function until(
+  condition: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 5_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
