@@ -7,7 +7,7 @@
 import { Command, CommanderError } from "commander";
 import { LicenseError } from "../core/errors.js";
 import type { CliContext } from "./context.js";
-import { assertCliProductionSafe } from "./license.js";
+import { assertCliProductionSafe, isPackagedCli } from "./license.js";
 
 /** A command group's registration function (each lives in its own file). */
 type Register = (program: Command, ctx: CliContext, wrap: Wrap) => void;
@@ -101,8 +101,11 @@ export async function runCli(argv: readonly string[], ctx: CliContext): Promise<
   const state: RunState = { code: EXIT.OK };
   try {
     const program = await buildProgram(argv, ctx, state);
-    // A production build that trusts the development key refuses to run at all.
-    assertCliProductionSafe(ctx);
+    // The packaged buyer binary that trusts the development key refuses to run at all.
+    // From source, only the commands that sign or trust keys apply the production rule
+    // (loadKeys, the buyer commands, serve), so help, version, keypair, admin token
+    // generate, keys rotate, db and doctor work in the production image without keys.
+    if (isPackagedCli()) assertCliProductionSafe(ctx);
     await program.parseAsync([...argv], { from: "user" });
     return state.code;
   } catch (err) {
