@@ -1,6 +1,7 @@
 // The runbook's dtlicense commands (docs/SETUP-LICENSE-SERVER.md) run as the production image runs
 // them: the image's dtlicense as a child process with exactly the Dockerfile's (and, for `docker
 // compose exec api`, compose's) environment, as uid 10001 when the tests run as root.
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -191,4 +192,39 @@ describe("runbook steps 6, 9, 10 and 12 in the api service (docker compose exec 
     expect(staged.code, staged.stderr).toBe(0);
     expect(existsSync(join(secrets, "license-signing-key.next"))).toBe(true);
   }, 120_000);
+});
+
+describe("deploy/drill/drill.sh", () => {
+  const drill = readFileSync(join(import.meta.dirname, "../../deploy/drill/drill.sh"), "utf8");
+
+  it("reads the same image and compose environments from deploy/ as these tests", () => {
+    const fns = ["dockerfile_env", "compose_env"]
+      .map((f) => new RegExp(`^${f}\\(\\) \\{\\n[\\s\\S]*?\\n\\}$`, "m").exec(drill)?.[0] ?? "")
+      .join("\n");
+    const read = (fn: string) => {
+      const r = spawnSync("bash", ["-c", `set -euo pipefail\n${fns}\n${fn}`], {
+        encoding: "utf8",
+        env: { PATH: process.env.PATH, ROOT: join(import.meta.dirname, "../..") },
+      });
+      expect(r.status, r.stderr).toBe(0);
+      return Object.fromEntries(
+        r.stdout
+          .trim()
+          .split("\n")
+          .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
+      );
+    };
+    expect(read("dockerfile_env")).toEqual(dockerfileEnv());
+    expect(read("compose_env")).toEqual(composeApiEnv());
+  });
+
+  it("runs dtlicense only in those environments (docker run, compose exec/run, the server)", () => {
+    const runs = drill.split("\n").filter((l) => l.includes('node "$MAIN"'));
+    expect(runs).toHaveLength(4);
+    for (const l of runs) expect(l, l).toContain('"${AS_IMAGE_USER[@]}" node "$MAIN"');
+    expect(runs.filter((l) => l.includes("env -i"))).toHaveLength(3);
+    // The fourth is restore.sh's blob check, which the drill wraps in env -i itself.
+    expect(drill).toMatch(/VERIFY_CMD="env -i DATABASE_URL=/);
+    expect(drill).not.toMatch(/node [^\n]*main\.js/);
+  });
 });
