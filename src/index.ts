@@ -58,6 +58,8 @@ export {
   verifyBlob,
 } from "./core/index.js";
 export type { VerifiedLicense } from "./core/index.js";
+export { DEVELOPMENT_NODE_ENVS, devKeyRefusal, isLoopbackHost, runtimeMode } from "./core/index.js";
+export type { RuntimeMode } from "./core/index.js";
 export { mintLicense } from "./core/index.js";
 export type { MintInput, MintedLicense } from "./core/index.js";
 

@@ -427,12 +427,13 @@ describe("dtlicense deactivate", () => {
 });
 
 describe("the production start-up check", () => {
-  it("refuses every command when NODE_ENV=production and the keys are the dev pair", async () => {
+  it("refuses every buyer command when NODE_ENV=production and the keys are the dev pair", async () => {
     const home = tempHome();
     for (const argv of [
       ["status"],
       ["activate", mint().blob, "--name", "x", "--email", "a@b.co"],
-      ["--help"],
+      ["renew", mint().blob],
+      ["deactivate", "--yes"],
     ]) {
       const r = await cli(home, argv, { env: { NODE_ENV: "production" } });
       expect(r.code, argv.join(" ")).toBe(1);
@@ -440,6 +441,15 @@ describe("the production start-up check", () => {
       expect(r.stderr).toMatch(/NODE_ENV=production/);
     }
     expect(fileBytes(home)).toBeUndefined();
+  });
+
+  it("still prints help and the version, which trust no key", async () => {
+    const home = tempHome();
+    for (const argv of [["--help"], ["--version"], ["status", "--help"]]) {
+      const r = await cli(home, argv, { env: { NODE_ENV: "production" } });
+      expect(r.code, argv.join(" ")).toBe(0);
+      expect(r.stderr, argv.join(" ")).toBe("");
+    }
   });
 
   it("runs with NODE_ENV=production when DATATOOLS_LICENSE_PUBKEY names the vendor's key", async () => {

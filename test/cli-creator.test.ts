@@ -9,7 +9,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import {
   DEV_KID,
@@ -23,6 +23,7 @@ import {
   parseHexKey,
   verifyBlob,
 } from "../src/core/index.js";
+import { resolveKeys } from "../src/config/keys.js";
 import { parseLog, toRecord } from "../src/issuer/index.js";
 import { CLI_PATH, runInProcess, spawnCli, tempHome, type CliResult } from "./helpers/cli.js";
 import { PAUSED_LOG_HOLDER, killed, runScript, until, untilStopped } from "./helpers/processes.js";
@@ -285,27 +286,68 @@ describe("dtlicense --help", () => {
     });
   }
 
-  it("treats a group without its subcommand as a usage mistake (exit 2, help on stderr)", async () => {
+  it("treats a group without its subcommand as a usage mistake (exit 2, one line naming the subcommands)", async () => {
     const r = await runInProcess(["issued"], { home: tempHome() });
     expect(r.code).toBe(2);
     expect(r.stdout).toBe("");
-    expect(r.stderr).toMatch(/^Usage: dtlicense issued /);
+    expect(r.stderr).toBe(
+      "dtlicense: 'dtlicense issued' needs a subcommand (list, count, expiring, redeliver); see dtlicense issued --help [USAGE]\n",
+    );
   });
 });
 
 describe("dtlicense keypair", () => {
-  it("prints the two KEY=hex lines with their comments, and the pair matches", async () => {
+  /** KEY=value lines read literally, as docker --env-file and systemd EnvironmentFile= read them. */
+  const literalEnvFile = (text: string) =>
+    Object.fromEntries(
+      text
+        .split("\n")
+        .filter((l) => l !== "" && !l.startsWith("#"))
+        .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
+    );
+
+  it("prints the two KEY=hex lines with their comments on lines of their own, and the pair matches", async () => {
     const r = await runInProcess(["keypair"], { home: tempHome() });
-    const m =
-      /^DATATOOLS_LICENSE_PRIVKEY=([0-9a-f]{64}) # KEEP SECRET\nDATATOOLS_LICENSE_PUBKEY=([0-9a-f]{64}) # BAKE INTO BUILD\n$/.exec(
-        r.stdout,
-      );
-    expect(m).not.toBeNull();
-    const minted = await mint(tempHome(), ["--name", "A", "--email", "a@example.com"], {
-      DATATOOLS_LICENSE_PRIVKEY: m![1]!,
-      DATATOOLS_LICENSE_PUBKEY: m![2]!,
-    });
-    expect(minted.code).toBe(0);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trimEnd().split("\n");
+    expect(lines.filter((l) => !l.startsWith("#"))).toEqual([
+      expect.stringMatching(/^DATATOOLS_LICENSE_PRIVKEY=[0-9a-f]{64}$/),
+      expect.stringMatching(/^DATATOOLS_LICENSE_PUBKEY=[0-9a-f]{64}$/),
+    ]);
+    expect(r.stdout).toMatch(/^# KEEP SECRET\b.*\nDATATOOLS_LICENSE_PRIVKEY=/m);
+    expect(r.stdout).toMatch(/^# BAKE INTO BUILD\b.*\nDATATOOLS_LICENSE_PUBKEY=/m);
+    const env = literalEnvFile(r.stdout);
+    const minted = await mint(tempHome(), ["--name", "A", "--email", "a@example.com"], env);
+    expect(minted.code, minted.stderr).toBe(0);
+  });
+
+  it("writes a file that node --env-file, docker --env-file and systemd load as two 64-hex keys", async () => {
+    const home = tempHome();
+    const out = join(home, "keypair.env");
+    expect((await runInProcess(["keypair", "--output", out], { home })).code).toBe(0);
+    const text = readFileSync(out, "utf8");
+    const literal = literalEnvFile(text);
+    expect(Object.keys(literal)).toEqual(["DATATOOLS_LICENSE_PRIVKEY", "DATATOOLS_LICENSE_PUBKEY"]);
+    for (const v of Object.values(literal)) expect(v).toMatch(/^[0-9a-f]{64}$/);
+    const loaded = spawnSync(
+      process.execPath,
+      [
+        `--env-file=${out}`,
+        "-e",
+        "const e = process.env; console.log(JSON.stringify([e.DATATOOLS_LICENSE_PRIVKEY, e.DATATOOLS_LICENSE_PUBKEY]))",
+      ],
+      { encoding: "utf8", env: { PATH: process.env.PATH } },
+    );
+    expect(loaded.status, loaded.stderr).toBe(0);
+    const [priv, pub] = JSON.parse(loaded.stdout) as [string, string];
+    expect([priv, pub]).toEqual([
+      literal.DATATOOLS_LICENSE_PRIVKEY,
+      literal.DATATOOLS_LICENSE_PUBKEY,
+    ]);
+    // And parses back: the keys resolve, the public key is the private key's half.
+    const keys = resolveKeys({ DATATOOLS_LICENSE_PRIVKEY: priv, DATATOOLS_LICENSE_PUBKEY: pub });
+    expect(keys.signer?.publicKey.hex).toBe(pub);
+    expect(keys.usingDevKey).toBe(false);
   });
 
   it("writes --output with mode 600 and never overwrites it without --force", async () => {

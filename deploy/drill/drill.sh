@@ -4,7 +4,11 @@
 # 127.0.0.1:8090 reading its secrets from a mode-400 folder, and nginx with the
 # repository's site file (only certificate paths and listen ports changed);
 # then smoke test over TLS, issue, back up, destroy, restore, verify, rotate the
-# key and re-issue. Stops everything it started; exits non-zero on any failure.
+# key and re-issue. Every dtlicense command of the runbook runs as the image
+# runs it: exactly the environment deploy/Dockerfile (docker run) or that plus
+# deploy/compose.yaml (docker compose exec/run api) sets, read from those files,
+# as uid 10001 when the drill runs as root. Stops everything it started; exits
+# non-zero on any failure.
 set -euo pipefail
 
 PROG=drill.sh
@@ -77,7 +81,6 @@ for tool in openssl curl jq node; do
   command -v "$tool" >/dev/null || fail "$tool is not installed"
 done
 [ -f "$ROOT/dist/cli/main.js" ] || fail "dist/ is not built; run npm run build"
-CLI=(node "$ROOT/dist/cli/main.js")
 for port in "$PG_PORT" "$API_PORT" "$HTTP_PORT" "$HTTPS_PORT"; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     fail "port $port on 127.0.0.1 is already in use; stop what uses it or set the DRILL_*_PORT variables"
@@ -88,6 +91,89 @@ WORK="$(mktemp -d /tmp/dtl-drill.XXXXXX)"
 chmod 755 "$WORK"
 AS_ROOT=0
 [ "$(id -u)" = 0 ] && AS_ROOT=1
+SECRETS="$WORK/secrets"
+DATA="$WORK/data"
+DB_URL="postgres://datatools@127.0.0.1:$PG_PORT/licenses"
+
+# --- the image's environment -------------------------------------------------
+# The image's user: uid/gid 10001 (deploy/Dockerfile USER, compose's DATATOOLS_UID).
+# As root the drill runs every dtlicense command, the server and the backup as that
+# user, owning the secrets as in production; otherwise as the user running the drill.
+IMAGE_UID=10001
+AS_IMAGE_USER=()
+OWNED=()
+if [ "$AS_ROOT" = 1 ]; then
+  command -v setpriv >/dev/null || fail "setpriv is not installed (util-linux); it runs commands as uid $IMAGE_UID"
+  AS_IMAGE_USER=(setpriv "--reuid=$IMAGE_UID" "--regid=$IMAGE_UID" --clear-groups)
+  OWNED=(-o "$IMAGE_UID" -g "$IMAGE_UID")
+fi
+OWNER_UID="$IMAGE_UID"
+[ "$AS_ROOT" = 1 ] || OWNER_UID="$(id -u)"
+give_to_image_user() {
+  if [ "$AS_ROOT" = 1 ]; then chown "$IMAGE_UID:$IMAGE_UID" "$@"; fi
+}
+# The variables of deploy/Dockerfile's runtime stage (its last ENV instructions), KEY=value a line.
+dockerfile_env() {
+  awk '/^FROM / { env = ""; inenv = 0 }
+       /^ENV[ \t]/ { inenv = 1; sub(/^ENV[ \t]+/, "") }
+       inenv { line = $0; cont = sub(/[ \t]*\\$/, "", line); env = env " " line; if (!cont) inenv = 0 }
+       END { print env }' "$ROOT/deploy/Dockerfile" | tr -s ' \t' '\n\n' | grep -v '^$'
+}
+# The api service's environment in deploy/compose.yaml, KEY=value a line.
+compose_env() {
+  awk '/^[^ #]/ { api = 0 }
+       /^  [^ #]/ { api = ($0 == "  api:") }
+       /^    [^ #]/ { inenv = api && ($0 == "    environment:") }
+       inenv && /^      [A-Za-z0-9_]+:/ {
+         k = $1; sub(/:$/, "", k); v = $0; sub(/^ *[A-Za-z0-9_]+:[ ]*/, "", v)
+         if (v ~ /^".*"$/ || v ~ /^\x27.*\x27$/) v = substr(v, 2, length(v) - 2)
+         print k "=" v
+       }' "$ROOT/deploy/compose.yaml"
+}
+# Container paths to the drill's: /run/secrets/X, the data folder, postgres:5432.
+map_env() {
+  local kv k v
+  while IFS= read -r kv; do
+    k="${kv%%=*}"
+    v="${kv#*=}"
+    case "$v" in /run/secrets/*) v="$SECRETS/${v#/run/secrets/}" ;; esac
+    case "$k" in
+      DATATOOLS_DATA_DIR) v="$DATA" ;;
+      DATABASE_URL) v="$DB_URL" ;;
+    esac
+    printf '%s=%s\n' "$k" "$v"
+  done
+}
+# A variable set twice (compose over the Dockerfile) keeps its last value, in its first place.
+last_wins() {
+  awk '{ k = substr($0, 1, index($0, "=") - 1); if (!(k in v)) order[++n] = k; v[k] = $0 }
+       END { for (i = 1; i <= n; i++) print v[order[i]] }'
+}
+mapfile -t IMAGE_VARS < <(dockerfile_env | map_env | last_wins)
+mapfile -t COMPOSE_VARS < <({ dockerfile_env; compose_env; } | map_env | last_wins)
+printf '%s\n' "${IMAGE_VARS[@]}" | grep -qx 'NODE_ENV=production' ||
+  fail "cannot read NODE_ENV=production from deploy/Dockerfile (read: ${IMAGE_VARS[*]})"
+printf '%s\n' "${COMPOSE_VARS[@]}" | grep -q '^DATABASE_PASSWORD_FILE=' ||
+  fail "cannot read the api service's environment from deploy/compose.yaml (read: ${COMPOSE_VARS[*]})"
+# The secret that carries the database password: as deploy/compose.yaml passes it
+# (DATABASE_URL + DATABASE_PASSWORD_FILE), or with DRILL_DB_SECRET=url-file a mode-400
+# DATABASE_URL_FILE holding the whole URL.
+if [ "${DRILL_DB_SECRET:-password-file}" = url-file ]; then
+  mapfile -t COMPOSE_VARS < <(printf '%s\n' "${COMPOSE_VARS[@]}" | grep -v '^DATABASE_URL=\|^DATABASE_PASSWORD_FILE=')
+  COMPOSE_VARS+=("DATABASE_URL_FILE=$SECRETS/database-url")
+fi
+# Docker's HOME for the image's user (its passwd entry) and the node image's PATH.
+BASE_VARS=("PATH=$(dirname "$(command -v node)"):/usr/local/bin:/usr/bin:/bin" "HOME=/nonexistent")
+MAIN="$ROOT/dist/cli/main.js" # /usr/local/bin/dtlicense in the image
+# docker run <image> dtlicense …
+IN_IMAGE=(env -i "${IMAGE_VARS[@]}" "${BASE_VARS[@]}" "${AS_IMAGE_USER[@]}" node "$MAIN")
+# docker compose exec|run api dtlicense …
+IN_API=(env -i "${COMPOSE_VARS[@]}" "${BASE_VARS[@]}" "${AS_IMAGE_USER[@]}" node "$MAIN")
+# The server: the api service's environment, except that it listens on 127.0.0.1:$API_PORT
+# (the container's 0.0.0.0:8090 is published on 127.0.0.1:8090 only; without the container
+# 0.0.0.0 would open the port to the network).
+DRILL_OVERRIDES=("DATATOOLS_SERVER_HOST=127.0.0.1" "DATATOOLS_SERVER_PORT=$API_PORT")
+SERVE=(env -i "${COMPOSE_VARS[@]}" "${BASE_VARS[@]}" "${DRILL_OVERRIDES[@]}" "${AS_IMAGE_USER[@]}" node "$MAIN" serve)
 SERVER_PID=""
 NGINX_STARTED=0
 PG_STARTED=0
@@ -162,54 +248,54 @@ check "pg_ctl start failed (see $WORK/pg/log)" pg_as_owner "$PG_BIN/pg_ctl" -D "
   -o "-c listen_addresses=127.0.0.1 -c port=$PG_PORT -c unix_socket_directories=$WORK/pg" start >/dev/null
 
 # --- secrets -------------------------------------------------------------------
-step "secrets folder (mode 700, files mode 400) and the first signing key"
-SECRETS="$WORK/secrets"
-install -d -m 700 "$SECRETS"
+step "runbook step 5 in the image's environment, before any key exists: help, version, keypair"
+echo "$PROG: docker run environment: ${IMAGE_VARS[*]} (uid $OWNER_UID)"
+check "dtlicense --help failed in the image's environment" "${IN_IMAGE[@]}" --help >/dev/null
+[ "$("${IN_IMAGE[@]}" --version)" = "$(jq -r .version "$ROOT/package.json")" ] ||
+  fail "dtlicense --version in the image's environment does not print package.json's version"
+install -d -m 700 "${OWNED[@]}" "$WORK/keypair"
+check "dtlicense keypair failed in the image's environment" \
+  "${IN_IMAGE[@]}" keypair --output "$WORK/keypair/keypair.env" 2>/dev/null
+# The file loads as an env file (comments on their own lines): two 64-hex keys.
+[ "$(env -i node --env-file="$WORK/keypair/keypair.env" -e \
+  'const e = process.env; console.log(/^[0-9a-f]{64}$/.test(e.DATATOOLS_LICENSE_PRIVKEY) && /^[0-9a-f]{64}$/.test(e.DATATOOLS_LICENSE_PUBKEY))')" = true ] ||
+  fail "keypair.env does not load as two 64-hex keys with node --env-file"
+
+step "secrets folder (mode 700, files mode 400, owned by uid $OWNER_UID) and the first signing key, made by the image"
+install -d -m 700 "${OWNED[@]}" "$SECRETS"
 (umask 277 && printf '%s\n' "$DB_PASSWORD" >"$SECRETS/db-password")
-(umask 277 && "${CLI[@]}" admin token generate >"$SECRETS/admin-token") || fail "admin token generate failed"
-check "keys rotate (first key) failed" "${CLI[@]}" keys rotate --secrets-dir "$SECRETS" --json \
-  >"$WORK/rotate-1.json" 2>/dev/null
+(umask 277 && "${IN_IMAGE[@]}" admin token generate >"$SECRETS/admin-token") || fail "admin token generate failed in the image's environment"
+grep -Eqx 'dtl_admin_[A-Za-z0-9_-]{43}' "$SECRETS/admin-token" || fail "admin token generate wrote no token to admin-token"
+give_to_image_user "$SECRETS/db-password" "$SECRETS/admin-token"
+check "keys rotate (first key) failed in the image's environment" \
+  "${IN_IMAGE[@]}" keys rotate --secrets-dir "$SECRETS" --json >"$WORK/rotate-1.json" 2>/dev/null
 KID1="$(jq -r .kid "$WORK/rotate-1.json")"
-for f in "$SECRETS"/*; do
-  mode="$(stat -c %a "$f")"
-  [ "$mode" = 400 ] || fail "$f has mode $mode, not 400"
-done
+check_secrets() {
+  local f
+  for f in "$SECRETS"/*; do
+    [ "$(stat -c %a "$f")" = 400 ] || fail "$f has mode $(stat -c %a "$f"), not 400"
+    [ "$(stat -c %u "$f")" = "$OWNER_UID" ] || fail "$f is owned by uid $(stat -c %u "$f"), not $OWNER_UID"
+  done
+}
+check_secrets
 echo "$PROG: signing key $KID1; secrets: $(cd "$SECRETS" && ls | tr '\n' ' ')"
-DB_URL="postgres://datatools@127.0.0.1:$PG_PORT/licenses"
 export PGPASSFILE="$WORK/pgpass"
 (umask 077 && printf '127.0.0.1:%s:*:datatools:%s\n' "$PG_PORT" "$DB_PASSWORD" >"$PGPASSFILE")
 PSQL=("$PG_BIN/psql" -X -q -At -v ON_ERROR_STOP=1 --no-password)
 check "cannot create the licenses database" "${PSQL[@]}" -d "postgres://datatools@127.0.0.1:$PG_PORT/postgres" \
   -c "CREATE DATABASE licenses"
 
-# How the server gets the database password: as deploy/compose.yaml does
-# (DATABASE_URL + DATABASE_PASSWORD_FILE), or with DRILL_DB_SECRET=url-file a
-# mode-400 DATABASE_URL_FILE holding the whole URL.
 if [ "${DRILL_DB_SECRET:-password-file}" = url-file ]; then
   (umask 277 && printf 'postgres://datatools:%s@127.0.0.1:%s/licenses\n' "$DB_PASSWORD" "$PG_PORT" >"$SECRETS/database-url")
-  DB_ENV=("DATABASE_URL_FILE=$SECRETS/database-url")
-else
-  DB_ENV=("DATABASE_URL=$DB_URL" "DATABASE_PASSWORD_FILE=$SECRETS/db-password")
+  give_to_image_user "$SECRETS/database-url"
 fi
-
-# The server's environment: exactly the variables deploy/compose.yaml sets.
-SERVER_ENV=(
-  env -i "PATH=$PATH" "HOME=$WORK"
-  NODE_ENV=production
-  "DATATOOLS_SERVER_HOST=127.0.0.1" "DATATOOLS_SERVER_PORT=$API_PORT"
-  "DATATOOLS_DATA_DIR=$WORK/data"
-  "DATATOOLS_TRUSTED_PROXIES=loopback"
-  "DATATOOLS_VERIFY_RATE_LIMIT=1000000"
-  "${DB_ENV[@]}"
-  "DATATOOLS_LICENSE_PRIVKEY_FILE=$SECRETS/license-signing-key"
-  "DATATOOLS_LICENSE_PUBKEY_FILE=$SECRETS/license-public-keys"
-  "DATATOOLS_ADMIN_TOKEN_FILE=$SECRETS/admin-token"
-)
+# The data folder: in compose a tmpfs of mode 700 owned by the image's user.
+install -d -m 700 "${OWNED[@]}" "$DATA"
 API="http://127.0.0.1:$API_PORT"
 TOKEN="$(cat "$SECRETS/admin-token")"
 
 start_server() {
-  "${SERVER_ENV[@]}" "${CLI[@]}" serve >>"$WORK/server.log" 2>&1 &
+  "${SERVE[@]}" >>"$WORK/server.log" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 1 150); do
     if curl -fsS -o /dev/null "$API/readyz" 2>/dev/null; then return 0; fi
@@ -239,12 +325,19 @@ verify() {
 }
 
 # --- server --------------------------------------------------------------------
-step "start the server on 127.0.0.1:$API_PORT with NODE_ENV=production and *_FILE secrets"
+step "start the server in the api service's environment on 127.0.0.1:$API_PORT; doctor, admin token create (steps 6, 9)"
+echo "$PROG: docker compose exec api environment: ${COMPOSE_VARS[*]} (uid $OWNER_UID)"
+echo "$PROG: the server's only changes to it: ${DRILL_OVERRIDES[*]}"
 start_server
 check "doctor found problems in the drill's deployment" \
-  "${SERVER_ENV[@]}" "${CLI[@]}" doctor --secrets-dir "$SECRETS" >"$WORK/doctor-1.txt"
+  "${IN_API[@]}" doctor --secrets-dir "$SECRETS" >"$WORK/doctor-1.txt"
 grep -q '^FAIL' "$WORK/doctor-1.txt" && fail "doctor reported a problem: $(grep '^FAIL' "$WORK/doctor-1.txt")"
 echo "$PROG: doctor: $(tail -n 1 "$WORK/doctor-1.txt")"
+OPS_TOKEN="$("${IN_API[@]}" admin token create --name "drill ops" 2>/dev/null)" ||
+  fail "admin token create failed in the api service's environment"
+[ "$(curl -sS -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $OPS_TOKEN" "$API/v1/counts")" = 200 ] ||
+  fail "the token admin token create made is not accepted by the API"
+"${IN_API[@]}" admin token list | grep -q ' drill ops ' || fail "admin token list does not show the new token"
 
 # --- nginx -------------------------------------------------------------------
 step "nginx with deploy/nginx/unalogix on 127.0.0.1:$HTTP_PORT/$HTTPS_PORT (self-signed CA)"
@@ -340,6 +433,7 @@ for i in $(seq 1 "$LICENSES"); do
   jq -c '{license_key, name, email, tier, issued_at, expires_at, blob}' "$WORK/issued/$i.json"
 done >"$WORK/issued.jsonl"
 chmod 600 "$WORK/issued.jsonl"
+give_to_image_user "$WORK/issued.jsonl"
 list_all() { api GET "/v1/licenses?limit=200" | jq -S '.licenses | sort_by(.license_key)'; }
 list_all >"$WORK/before.json"
 [ "$(jq length "$WORK/before.json")" = "$LICENSES" ] || fail "the list does not hold $LICENSES licenses"
@@ -355,7 +449,10 @@ sleep 2.5
 # --- backup, destroy, restore ------------------------------------------------------
 step "backup.sh, destroy the database, restore.sh into an empty one"
 BACKUPS="$WORK/backups"
-DUMP="$(bash "$ROOT/deploy/scripts/backup.sh" --db-url "$DB_URL" --password-file "$SECRETS/db-password" \
+install -d -m 700 "${OWNED[@]}" "$BACKUPS"
+# As the backup unit runs it: the secrets' owner (User=datatools-license), a clean environment.
+DUMP="$(env -i "PATH=$PATH" "HOME=/nonexistent" "${AS_IMAGE_USER[@]}" \
+  bash "$ROOT/deploy/scripts/backup.sh" --db-url "$DB_URL" --password-file "$SECRETS/db-password" \
   --out-dir "$BACKUPS" --retention-days 7 --issuance-log "$WORK/issued.jsonl" --pg-bin "$PG_BIN")" ||
   fail "backup.sh failed"
 [ -f "$DUMP.sha256" ] && [ -f "${DUMP%.dump}.issued.jsonl" ] || fail "the backup lacks its checksum or issuance log copy"
@@ -363,9 +460,14 @@ echo "$PROG: backup $(basename "$DUMP") ($(stat -c %s "$DUMP") bytes)"
 stop_server
 check "cannot drop the database" "${PSQL[@]}" -d "postgres://datatools@127.0.0.1:$PG_PORT/postgres" \
   -c "DROP DATABASE licenses"
-# restore.sh runs this through bash -c: every word quoted for the shell.
-printf -v VERIFY_CMD '%q ' env "DATATOOLS_LICENSE_PUBKEY_FILE=$SECRETS/license-public-keys" "HOME=$WORK" \
-  node "$ROOT/dist/cli/main.js" keys verify-db
+# The runbook's blob check: keys verify-db in the api service's environment with DATABASE_URL
+# naming the restored database ($RESTORE_DB_NAME, filled in by restore.sh), as its
+# `docker compose exec -T -e DATABASE_URL=…/$RESTORE_DB_NAME api dtlicense keys verify-db`.
+# restore.sh runs it through bash -c: every other word quoted for the shell.
+mapfile -t VERIFY_VARS < <(printf '%s\n' "${COMPOSE_VARS[@]}" | grep -v '^DATABASE_URL=\|^DATABASE_URL_FILE=\|^DATABASE_PASSWORD_FILE=')
+printf -v VERIFY_CMD '%q ' "${VERIFY_VARS[@]}" "DATABASE_PASSWORD_FILE=$SECRETS/db-password" \
+  "${BASE_VARS[@]}" "${AS_IMAGE_USER[@]}" node "$MAIN" keys verify-db
+VERIFY_CMD="env -i DATABASE_URL=postgres://datatools@127.0.0.1:$PG_PORT/\"\$RESTORE_DB_NAME\" $VERIFY_CMD"
 check "restore.sh failed" bash "$ROOT/deploy/scripts/restore.sh" --db-url "$DB_URL" \
   --password-file "$SECRETS/db-password" --create --pg-bin "$PG_BIN" --verify-with "$VERIFY_CMD" "$DUMP"
 # A second restore over the now non-empty database is refused (exit 3) and changes nothing.
@@ -376,6 +478,9 @@ refused=$?
 set -e
 [ "$refused" = 3 ] || fail "restore.sh into a non-empty database exited $refused, not 3"
 start_server
+# Licenses issued after the backup are re-entered from the issuance log (step 10).
+imported="$("${IN_API[@]}" import "$WORK/issued.jsonl")" || fail "import failed in the api service's environment: $imported"
+[ "$imported" = "imported 0, already present $LICENSES, rejected 0" ] || fail "import after the restore: $imported"
 list_all >"$WORK/after.json"
 cmp -s "$WORK/before.json" "$WORK/after.json" || fail "the restored licenses differ from those issued: $(diff "$WORK/before.json" "$WORK/after.json" | head -20)"
 for i in $(seq 1 "$LICENSES"); do
@@ -390,7 +495,7 @@ done
 echo "$PROG: all $LICENSES licenses are back, identical, and verify with their states"
 
 step "monitor.sh: quiet when healthy, one line per problem when the API is down"
-MONITOR=(bash "$ROOT/deploy/scripts/monitor.sh" --api-url "$API" --public-url "$PUBLIC"
+MONITOR=(env -i "PATH=$PATH" "HOME=/nonexistent" "${AS_IMAGE_USER[@]}" bash "$ROOT/deploy/scripts/monitor.sh" --api-url "$API" --public-url "$PUBLIC"
   --resolve "$HOST:$HTTPS_PORT:127.0.0.1" --cacert "$TLS/ca.pem" --cert-days 7
   --backup-dir "$BACKUPS" --backup-max-age-hours 1)
 out="$("${MONITOR[@]}")" || fail "monitor.sh reported problems on a healthy deployment: $out"
@@ -409,15 +514,14 @@ start_server
 
 # --- key rotation ----------------------------------------------------------------
 step "keys rotate: new signing key, old blobs still verify, new ones carry the new kid"
-check "keys rotate failed" "${CLI[@]}" keys rotate --secrets-dir "$SECRETS" --json >"$WORK/rotate.json" 2>/dev/null
+check "keys rotate failed in the image's environment" \
+  "${IN_IMAGE[@]}" keys rotate --secrets-dir "$SECRETS" --json >"$WORK/rotate.json" 2>/dev/null
 KID2="$(jq -r .kid "$WORK/rotate.json")"
 [ "$(jq -r .previous_kid "$WORK/rotate.json")" = "$KID1" ] || fail "rotate did not record $KID1 as the previous key"
 [ "$KID2" != "$KID1" ] || fail "rotate kept the same kid"
 [ "$(jq -r '[.ring[].kid] | join(",")' "$WORK/rotate.json")" = "$KID2,$KID1" ] || fail "the ring is not new,old"
 echo "$PROG: embed in the next app build: $(jq -r '.embed' "$WORK/rotate.json" | cut -c1-20)… ($(jq '.ring | length' "$WORK/rotate.json") keys)"
-for f in "$SECRETS"/*; do
-  [ "$(stat -c %a "$f")" = 400 ] || fail "$f is not mode 400 after the rotation"
-done
+check_secrets
 stop_server
 start_server
 new="$(api POST /v1/licenses '{"name":"After Rotation","email":"after@example.com","tier":"pro"}')"
@@ -436,9 +540,9 @@ node --input-type=module -e '
   for (const b of blobs) verifyBlob(b, keys);
 ' "$(jq -r .embed "$WORK/rotate.json")" "$(jq -r .blob "$WORK/issued/3.json")" "$(jq -r .blob <<<"$new")" ||
   fail "an app ring of old and new keys does not accept both blobs"
-check "doctor after the rotation" "${SERVER_ENV[@]}" "${CLI[@]}" doctor --secrets-dir "$SECRETS" >/dev/null
+check "doctor after the rotation" "${IN_API[@]}" doctor --secrets-dir "$SECRETS" >/dev/null
 set +e
-"${SERVER_ENV[@]}" "${CLI[@]}" doctor --published-keys "$(jq -r .embed "$WORK/rotate-1.json")" >"$WORK/doctor-old.txt"
+"${IN_API[@]}" doctor --published-keys "$(jq -r .embed "$WORK/rotate-1.json")" >"$WORK/doctor-old.txt"
 stale=$?
 set -e
 [ "$stale" = 1 ] && grep -q "^FAIL  published keys" "$WORK/doctor-old.txt" ||
@@ -446,11 +550,15 @@ set -e
 
 # --- re-issue ----------------------------------------------------------------------
 step "keys reissue: every active license re-signed under the new key"
+# docker compose run api … -v …/reissue:/out: a folder of the image's user.
+REISSUE="$WORK/reissue"
+install -d -m 700 "${OWNED[@]}" "$REISSUE"
 ACTIVE_OLD="$(jq -r --arg kid "$KID1" '[.[] | select(.status == "active" and .kid == $kid and .superseded_by == null)] | map(.license_key) | sort | join(",")' "$WORK/after.json")"
-check "keys reissue failed" "${SERVER_ENV[@]}" "${CLI[@]}" keys reissue --from-db -o "$WORK/reissued.json"
-covered="$(jq -r 'map(.old_license_key) | sort | join(",")' "$WORK/reissued.json")"
+check "keys reissue failed in the api service's environment" \
+  "${IN_API[@]}" keys reissue --from-db -o "$REISSUE/reissued.json"
+covered="$(jq -r 'map(.old_license_key) | sort | join(",")' "$REISSUE/reissued.json")"
 [ "$covered" = "$ACTIVE_OLD" ] || fail "reissue covered [$covered], the active licenses are [$ACTIVE_OLD]"
-[ "$(jq -r --arg kid "$KID2" 'all(.[]; .kid == $kid)' "$WORK/reissued.json")" = true ] || fail "a re-issued license is not on $KID2"
+[ "$(jq -r --arg kid "$KID2" 'all(.[]; .kid == $kid)' "$REISSUE/reissued.json")" = true ] || fail "a re-issued license is not on $KID2"
 n=0
 while read -r row; do
   blob="$(jq -r .blob <<<"$row")"
@@ -461,14 +569,15 @@ while read -r row; do
   [ "$(jq -r '"\(.email) \(.tier) \(.expires_at)"' <<<"$old_rec")" = "$(jq -r '"\(.email) \(.tier) \(.expires_at)"' <<<"$row")" ] ||
     fail "the re-issued $old changed buyer, tier or expiry"
   n=$((n + 1))
-done < <(jq -c '.[]' "$WORK/reissued.json")
+done < <(jq -c '.[]' "$REISSUE/reissued.json")
 echo "$PROG: re-issued $n active licenses (revoked and suspended ones left alone), each superseding the old"
-check "a second reissue failed" "${SERVER_ENV[@]}" "${CLI[@]}" keys reissue --from-db -o "$WORK/reissued-2.csv"
-[ "$(wc -l <"$WORK/reissued-2.csv")" = 1 ] || fail "a second reissue re-issued licenses again"
-cp "$WORK/issued.jsonl" "$WORK/issued-copy.jsonl"
-check "keys reissue --from-log failed" "${SERVER_ENV[@]}" "${CLI[@]}" keys reissue --from-log "$WORK/issued-copy.jsonl" -o "$WORK/reissued-log.csv"
-[ "$(($(wc -l <"$WORK/reissued-log.csv") - 1))" = "$LICENSES" ] || fail "reissue --from-log did not cover every logged license"
-[ "$(wc -l <"$WORK/issued-copy.jsonl")" = $((LICENSES * 2)) ] || fail "reissue --from-log did not append the new records to the log"
+check "a second reissue failed" "${IN_API[@]}" keys reissue --from-db -o "$REISSUE/reissued-2.csv"
+[ "$(wc -l <"$REISSUE/reissued-2.csv")" = 1 ] || fail "a second reissue re-issued licenses again"
+cp "$WORK/issued.jsonl" "$REISSUE/issued-copy.jsonl"
+give_to_image_user "$REISSUE/issued-copy.jsonl"
+check "keys reissue --from-log failed" "${IN_API[@]}" keys reissue --from-log "$REISSUE/issued-copy.jsonl" -o "$REISSUE/reissued-log.csv"
+[ "$(($(wc -l <"$REISSUE/reissued-log.csv") - 1))" = "$LICENSES" ] || fail "reissue --from-log did not cover every logged license"
+[ "$(wc -l <"$REISSUE/issued-copy.jsonl")" = $((LICENSES * 2)) ] || fail "reissue --from-log did not append the new records to the log"
 
 step "stop everything"
 stop_server

@@ -35,11 +35,20 @@ Options:
                         when the file does not exist)
   --create              create the target database when it does not exist
                         (connects to the "postgres" database of the same server)
-  --verify-with CMD     command that checks every stored blob; it runs with
-                        DATABASE_URL and DATABASE_PASSWORD_FILE set to the target
-                        and must exit 0 (default: "dtlicense keys verify-db").
-                        In the compose deployment:
-                        "docker compose -p datatools-license exec -T api dtlicense keys verify-db"
+  --verify-with CMD     command that checks every stored blob of the restored
+                        database; it runs (with bash -c) with DATABASE_URL and
+                        DATABASE_PASSWORD_FILE set to the target and
+                        RESTORE_DB_NAME to its database name, and must exit 0
+                        (default: "dtlicense keys verify-db"). In the compose
+                        deployment the check runs in the api container, which
+                        reaches PostgreSQL as postgres:5432 and knows nothing of
+                        this shell's DATABASE_URL: name the restored database
+                        with -e, in single quotes so restore.sh fills it in:
+                        'docker compose --env-file /srv/datatools-license/compose.env \\
+                        -f /srv/datatools-license/app/deploy/compose.yaml exec -T \\
+                        -e DATABASE_URL=postgres://datatools@postgres:5432/\$RESTORE_DB_NAME \\
+                        api dtlicense keys verify-db'
+                        (without -e it would check the live database instead)
   --no-verify-blobs     skip the blob check (row counts are still compared)
   --pg-bin DIR          folder holding pg_restore and psql (default: from PATH)
   -h, --help            show this help
@@ -170,7 +179,7 @@ if [ "$VERIFY" = 1 ]; then
   else
     unset DATABASE_PASSWORD_FILE
   fi
-  DATABASE_URL="$DB_URL" bash -c "$VERIFY_WITH" >&2 ||
+  DATABASE_URL="$DB_URL" RESTORE_DB_NAME="$DB_NAME" bash -c "$VERIFY_WITH" >&2 ||
     die "the blob check failed (see above): some stored licenses do not verify under the configured key ring"
 else
   echo "$PROG: blob check skipped (--no-verify-blobs)" >&2

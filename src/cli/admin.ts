@@ -1,11 +1,16 @@
 /**
  * `dtlicense admin token create|list|revoke|generate`: admin tokens, managed
- * over the API (with --url and an admin token) or directly in the configured
- * database. `create` prints the new token alone on stdout; it is shown once.
+ * over the API (with --url and an admin token, or the API of the server that
+ * holds the embedded database open) or directly in the configured database.
+ * `create` prints the new token alone on stdout; it is shown once.
  */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import type { Command } from "commander";
 import { ERROR_CODES, LicenseError, type ErrorCode } from "../core/errors.js";
 import { readSecretFile } from "../config/secret-file.js";
+import { loadDatabaseConfig } from "../config/server.js";
+import { ADMIN_TOKEN_FILE, runningServer, SERVER_FILE } from "../server/server-file.js";
 import type { CliContext } from "./context.js";
 import { openDeploymentDatabase } from "./ops-env.js";
 import type { Wrap } from "./program.js";
@@ -34,19 +39,64 @@ export function remoteOptions(cmd: Command): Command {
   return cmd
     .option(
       "--url <url>",
-      `use the server's API at this address (default $${SERVER_URL_VAR}); otherwise the database directly`,
+      `use the server's API at this address (default $${SERVER_URL_VAR}); otherwise the API of ` +
+        `the server running on the embedded database (its ${SERVER_FILE}), else the database directly`,
     )
     .option(
       "--token-file <file>",
-      `admin token for --url, from a mode-600 file (default $${ADMIN_TOKEN_VAR})`,
+      `admin token for the API, from a mode-600 file (default $${ADMIN_TOKEN_VAR}, else the data folder's ${ADMIN_TOKEN_FILE})`,
     )
     .option("--data-dir <dir>", "without --url: data folder of the embedded database");
 }
 
-/** The API target the options and environment name, or undefined for direct database access. */
+/** The admin token from --token-file or $DATATOOLS_ADMIN_TOKEN; "" when neither is given. */
+function givenToken(ctx: CliContext, opts: RemoteOptions): string {
+  return opts.tokenFile
+    ? readSecretFile(opts.tokenFile, "--token-file")
+    : (ctx.env[ADMIN_TOKEN_VAR] ?? "").trim();
+}
+
+/**
+ * The API of the server running on the configured embedded database (found in
+ * its data folder's server.json), which holds that database locked; undefined
+ * when the database is PostgreSQL or no server is running on it.
+ */
+function runningServerTarget(ctx: CliContext, opts: RemoteOptions): ApiTarget | undefined {
+  const { dataDir, database } = loadDatabaseConfig(
+    ctx.env,
+    opts.dataDir ? { dataDir: opts.dataDir } : {},
+    ctx.home,
+  );
+  if (database.kind !== "pglite") return undefined;
+  const server = runningServer(dataDir);
+  if (!server) return undefined;
+  const tokenFile = join(dataDir, ADMIN_TOKEN_FILE);
+  const token =
+    givenToken(ctx, opts) ||
+    (existsSync(tokenFile)
+      ? readSecretFile(tokenFile, `the data folder's ${ADMIN_TOKEN_FILE}`)
+      : "");
+  if (token === "") {
+    throw new LicenseError(
+      "AUTH_MISSING",
+      `the server running at ${server.url} (pid ${server.pid}) holds the embedded database in ${dataDir}, ` +
+        `so this goes through its API, which needs an admin token: pass --token-file FILE or set ${ADMIN_TOKEN_VAR} ` +
+        `(${tokenFile} does not exist)`,
+    );
+  }
+  ctx.stderr.write(
+    `dtlicense: using the API of the server running at ${server.url} (pid ${server.pid}), which holds the embedded database\n`,
+  );
+  return { url: server.url, token };
+}
+
+/**
+ * The API target the options and environment name, or that of the server
+ * running on the embedded database; undefined for direct database access.
+ */
 export function apiTarget(ctx: CliContext, opts: RemoteOptions): ApiTarget | undefined {
   const url = opts.url ?? (ctx.env[SERVER_URL_VAR] || undefined);
-  if (url === undefined) return undefined;
+  if (url === undefined) return runningServerTarget(ctx, opts);
   let parsed: URL | undefined;
   try {
     parsed = /^https?:\/\/[^\s]+$/.test(url) ? new URL(url) : undefined;
@@ -66,9 +116,7 @@ export function apiTarget(ctx: CliContext, opts: RemoteOptions): ApiTarget | und
       `--url ${parsed.origin} would send the admin token unencrypted; use https:// (or http:// to 127.0.0.1 or localhost only)`,
     );
   }
-  const token = opts.tokenFile
-    ? readSecretFile(opts.tokenFile, "--token-file")
-    : (ctx.env[ADMIN_TOKEN_VAR] ?? "").trim();
+  const token = givenToken(ctx, opts);
   if (token === "") {
     throw new LicenseError(
       "AUTH_MISSING",

@@ -7,6 +7,7 @@
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Command } from "commander";
+import { runtimeMode } from "../core/environment.js";
 import { LicenseError, type ErrorCode } from "../core/errors.js";
 import { DEV_KID, type KeyRing, type Signer } from "../core/keys.js";
 import {
@@ -80,7 +81,8 @@ export function registerDoctor(program: Command, ctx: CliContext, wrap: Wrap): v
 async function doctor(ctx: CliContext, opts: DoctorOptions): Promise<number> {
   const findings: Finding[] = [];
   const add = (f: Finding) => findings.push(f);
-  const production = ctx.env[SERVER_VARS.NODE_ENV] === "production";
+  const mode = runtimeMode(ctx.env[SERVER_VARS.NODE_ENV]);
+  const { production } = mode;
   const owner = opts.owner !== undefined ? Number(opts.owner) : process.getuid?.();
   if (opts.owner !== undefined && !Number.isInteger(owner)) {
     throw new LicenseError("USAGE", `--owner must be a numeric uid, not "${opts.owner}"`);
@@ -94,7 +96,7 @@ async function doctor(ctx: CliContext, opts: DoctorOptions): Promise<number> {
     add({
       check: "environment",
       level: "warning",
-      message: "NODE_ENV is not production: the development key would be accepted",
+      message: `${mode.describe} counts as development: the development key would be accepted`,
       fix: "set NODE_ENV=production for the deployed server (deploy/compose.yaml does)",
     });
   }

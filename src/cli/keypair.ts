@@ -13,7 +13,10 @@ export function registerKeypair(program: Command, ctx: CliContext, wrap: Wrap): 
       "Generate a new Ed25519 signing keypair (run once, before the first paid release).\n" +
         "Store the private key in a password manager or KMS, then delete the file.",
     )
-    .option("-o, --output <file>", "write the two KEY=hex lines to this file (mode 600)")
+    .option(
+      "-o, --output <file>",
+      "write the two KEY=hex lines (an env file: comments on lines of their own) to this file (mode 600)",
+    )
     .option("--force", "overwrite --output if it exists")
     .option("--json", "print {private_key, public_key, kid} as JSON instead")
     .action(
@@ -25,8 +28,13 @@ export function registerKeypair(program: Command, ctx: CliContext, wrap: Wrap): 
               public_key: pair.publicKeyHex,
               kid: pair.kid,
             }) + "\n"
-          : `${PRIVKEY_VAR}=${pair.privateKeyHex} # KEEP SECRET\n` +
-            `${PUBKEY_VAR}=${pair.publicKeyHex} # BAKE INTO BUILD\n`;
+          : // Comments on lines of their own: docker --env-file and systemd's EnvironmentFile=
+            // take everything after "=" as the value, a trailing "# …" included.
+            `# DataTools license signing keypair, key id ${pair.kid} (dtlicense keypair)\n` +
+            "# KEEP SECRET: the private key. Store it in two safe places, then delete this file.\n" +
+            `${PRIVKEY_VAR}=${pair.privateKeyHex}\n` +
+            "# BAKE INTO BUILD: the public key the app embeds (docs/BUILD.md).\n" +
+            `${PUBKEY_VAR}=${pair.publicKeyHex}\n`;
         if (opts.output) {
           writeFileAtomic(opts.output, text, { mode: 0o600, overwrite: Boolean(opts.force) });
           ctx.stderr.write(

@@ -38,6 +38,7 @@ import {
 } from "../config/keys.js";
 import { readSecretFile } from "../config/secret-file.js";
 import type { CliContext } from "./context.js";
+import { loadKeys } from "./keys.js";
 import { openDeploymentDatabase } from "./ops-env.js";
 import type { Wrap } from "./program.js";
 
@@ -622,7 +623,7 @@ interface BlobProblem {
 }
 
 async function verifyDb(ctx: CliContext, opts: { dataDir?: string; json?: boolean }) {
-  const { ring } = resolveKeys(ctx.env);
+  const { ring } = loadKeys(ctx);
   const { db, where } = await openDeploymentDatabase(ctx, opts.dataDir, 2);
   const problems: BlobProblem[] = [];
   const byKid: Record<string, number> = {};

@@ -6,6 +6,7 @@
 import { readFileSync, statSync } from "node:fs";
 import type { Command } from "commander";
 import { DEFAULT_CATALOGUE, parseCatalogue, type Catalogue } from "../core/catalogue.js";
+import { runtimeMode } from "../core/environment.js";
 import { LicenseError } from "../core/errors.js";
 import { MAX_INPUT_LENGTH } from "../core/format.js";
 import { KeyRing } from "../core/keys.js";
@@ -73,18 +74,26 @@ function buyerCatalogue(ctx: CliContext): Catalogue {
   return bakedKeys() !== undefined ? DEFAULT_CATALOGUE : loadCatalogue(ctx.env);
 }
 
+/** True when this process is the packaged buyer binary (keys baked in, or a single executable). */
+export function isPackagedCli(): boolean {
+  return bakedKeys() !== undefined || isPackagedBuild();
+}
+
 /**
- * The start-up check of the command line: a packaged binary, or a run with
- * `NODE_ENV=production`, refuses to start when it trusts the development key.
- * Costs nothing in development, where it returns at once.
+ * The production check of the buyer commands: a packaged binary, or a run whose
+ * NODE_ENV counts as production (src/core/environment.ts), refuses when it
+ * trusts the development key. The packaged binary runs it before any command
+ * (see runCli); from source the buyer commands run it before they open the
+ * license store. Costs nothing in development, where it returns at once.
  */
 export function assertCliProductionSafe(ctx: CliContext): void {
   const baked = bakedKeys() !== undefined;
-  if (!baked && ctx.env.NODE_ENV !== "production" && !isPackagedBuild()) return;
+  if (!baked && !runtimeMode(ctx.env.NODE_ENV).production && !isPackagedBuild()) return;
   assertProductionSafe(buyerRing(ctx, true), baked ? { production: true } : { env: ctx.env });
 }
 
 async function openClient(ctx: CliContext): Promise<LicenseClient> {
+  assertCliProductionSafe(ctx);
   const { LicenseClient } = await import("../client/client.js");
   return new LicenseClient({
     publicKeys: buyerRing(ctx),

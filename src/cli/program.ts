@@ -7,7 +7,7 @@
 import { Command, CommanderError } from "commander";
 import { LicenseError } from "../core/errors.js";
 import type { CliContext } from "./context.js";
-import { assertCliProductionSafe } from "./license.js";
+import { assertCliProductionSafe, isPackagedCli } from "./license.js";
 
 /** A command group's registration function (each lives in its own file). */
 type Register = (program: Command, ctx: CliContext, wrap: Wrap) => void;
@@ -60,12 +60,13 @@ export async function buildProgram(
         "Run 'dtlicense <command> --help' for the flags of a command.",
     )
     .version(VERSION, "-V, --version")
-    .showHelpAfterError("(run with --help for usage)")
     .exitOverride()
     .configureOutput({
       writeOut: (t) => ctx.stdout.write(t),
-      writeErr: (t) => ctx.stderr.write(t),
-      outputError: (t, write) => write(`dtlicense: ${t.replace(/^error: /, "")}`),
+      // Commander writes usage mistakes (and the help it shows for a bare command group) here;
+      // runCli turns them into one line instead, from the CommanderError it throws.
+      writeErr: () => undefined,
+      outputError: () => undefined,
     });
   // Every subcommand inherits exitOverride and output through copyInheritedSettings.
   const wrap =
@@ -91,6 +92,49 @@ export type Wrap = <A extends unknown[]>(
 
 export const VERSION = "0.1.0";
 
+/** The command a command line names: the deepest subcommand its words reach. */
+function namedCommand(program: Command, argv: readonly string[]): Command {
+  let cmd = program;
+  for (const word of argv) {
+    if (word === "--") break;
+    if (word.startsWith("-")) continue;
+    const sub = cmd.commands.find((c) => c.name() === word || c.aliases().includes(word));
+    if (!sub) break;
+    cmd = sub;
+  }
+  return cmd;
+}
+
+/** The full name of a command, e.g. `dtlicense admin token create`. */
+function fullName(cmd: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = cmd; c; c = c.parent) names.unshift(c.name());
+  return names.join(" ");
+}
+
+/**
+ * A usage mistake as one line: what commander found wrong and which help to
+ * read, e.g. `required option '--name <name>' not specified; see dtlicense mint --help`.
+ */
+function usageLine(
+  err: CommanderError,
+  program: Command | undefined,
+  argv: readonly string[],
+): string {
+  const cmd = program ? namedCommand(program, argv) : undefined;
+  const name = cmd ? fullName(cmd) : "dtlicense";
+  if (err.code === "commander.help" && cmd) {
+    const subs = cmd.commands.map((c) => c.name()).join(", ");
+    return `'${name}' needs a subcommand (${subs}); see ${name} --help`;
+  }
+  const what = err.message
+    .replace(/^error: /, "")
+    .replace(/\n\(Did you mean (.*)\)$/s, " (did you mean $1)")
+    .replace(/\s*\n\s*/g, " ")
+    .replace(/\.$/, "");
+  return `${what}; see ${name} --help`;
+}
+
 /**
  * Runs the command line and returns the exit status. The only place errors
  * become messages: a {@link LicenseError} prints one line with its code; an
@@ -99,10 +143,14 @@ export const VERSION = "0.1.0";
  */
 export async function runCli(argv: readonly string[], ctx: CliContext): Promise<number> {
   const state: RunState = { code: EXIT.OK };
+  let program: Command | undefined;
   try {
-    const program = await buildProgram(argv, ctx, state);
-    // A production build that trusts the development key refuses to run at all.
-    assertCliProductionSafe(ctx);
+    program = await buildProgram(argv, ctx, state);
+    // The packaged buyer binary that trusts the development key refuses to run at all.
+    // From source, only the commands that sign or trust keys apply the production rule
+    // (loadKeys, the buyer commands, serve), so help, version, keypair, admin token
+    // generate, keys rotate, db and doctor work in the production image without keys.
+    if (isPackagedCli()) assertCliProductionSafe(ctx);
     await program.parseAsync([...argv], { from: "user" });
     return state.code;
   } catch (err) {
@@ -112,7 +160,9 @@ export async function runCli(argv: readonly string[], ctx: CliContext): Promise<
       if (err.code === "commander.helpDisplayed" || err.code === "commander.version") {
         return EXIT.OK;
       }
-      return err.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
+      if (err.exitCode === 0) return EXIT.OK;
+      ctx.stderr.write(`dtlicense: ${usageLine(err, program, argv)} [USAGE]\n`);
+      return EXIT.USAGE;
     }
     if (err instanceof LicenseError) {
       ctx.stderr.write(`dtlicense: ${err.message} [${err.code}]\n`);

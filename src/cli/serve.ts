@@ -46,6 +46,8 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
   };
   process.on("SIGINT", onInt);
   process.on("SIGTERM", onTerm);
+  // From here on a signal is handled: it stops the server once it has started.
+  ctx.stderr.write(`dtlicense: starting (pid ${process.pid}); SIGINT or SIGTERM stops it\n`);
   try {
     const { startServer } = await import("../server/start.js");
     const server = await startServer({ config });

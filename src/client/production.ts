@@ -3,6 +3,7 @@
  * public development key, since anyone can sign licenses with it.
  */
 import { createRequire } from "node:module";
+import { runtimeMode } from "../core/environment.js";
 import { LicenseError } from "../core/errors.js";
 import { DEV_KID, type KeyRing } from "../core/keys.js";
 import { toKeyRing } from "./keys.js";
@@ -37,7 +38,8 @@ export function isPackagedBuild(): boolean {
 export interface ProductionOptions {
   /**
    * Force the answer to "is this a production build?". Default: a packaged
-   * single-executable build, or `NODE_ENV=production` in `env`.
+   * single-executable build, or a production `NODE_ENV` in `env`: any value
+   * other than unset, empty, `development`, `dev` or `test` (trimmed, any case).
    */
   readonly production?: boolean;
   /** The environment to read `NODE_ENV` from. Default: `process.env`. */
@@ -47,8 +49,9 @@ export interface ProductionOptions {
 /**
  * Throws `DEV_KEY_IN_PRODUCTION` when the keys licenses are verified with
  * include the in-tree development key and this is a production build (a
- * packaged single executable, or `NODE_ENV=production`). Call it at start-up,
- * before the first license check.
+ * packaged single executable, or a `NODE_ENV` that counts as production: every
+ * value except unset, empty, `development`, `dev` and `test`). Call it at
+ * start-up, before the first license check.
  *
  * @example
  * ```ts
@@ -63,15 +66,15 @@ export function assertProductionSafe(
   options: ProductionOptions = {},
 ): void {
   const packaged = isPackagedBuild();
-  const nodeEnv = (options.env ?? process.env).NODE_ENV;
-  const production = options.production ?? (packaged || nodeEnv === "production");
+  const mode = runtimeMode((options.env ?? process.env).NODE_ENV);
+  const production = options.production ?? (packaged || mode.production);
   if (!production) return;
   if (!toKeyRing(publicKeys).has(DEV_KID)) return;
   const where = packaged
     ? "this packaged build"
     : options.production
       ? "this production build"
-      : "this process (NODE_ENV=production)";
+      : `this process (${mode.describe}, which counts as production)`;
   const fix = packaged
     ? "rebuild it with DATATOOLS_LICENSE_PUBKEY set to the vendor's public key (see docs/BUILD.md)"
     : "set DATATOOLS_LICENSE_PUBKEY to the vendor's public key(s)";

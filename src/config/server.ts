@@ -6,6 +6,7 @@
  */
 import { isIP } from "node:net";
 import { join, resolve } from "node:path";
+import { devKeyRefusal, runtimeMode } from "../core/environment.js";
 import { LicenseError } from "../core/errors.js";
 import { DEV_KID } from "../core/keys.js";
 import { PRIVKEY_VAR, PUBKEY_VAR, resolveKeys, type Env, type ResolvedKeys } from "./keys.js";
@@ -175,19 +176,30 @@ function databaseConfig(env: Env, dataDir: string): DatabaseConfig {
   };
 }
 
-function keysConfig(env: Env, production: boolean): ResolvedKeys {
-  const keys = resolveKeys(env);
-  if (production && keys.usingDevKey) {
-    throw new LicenseError(
-      "DEV_KEY_IN_PRODUCTION",
-      !keys.configured
-        ? `NODE_ENV=production but neither ${PRIVKEY_VAR}(_FILE) nor ${PUBKEY_VAR} is set; the public development key is refused in production`
-        : keys.signer?.kid === DEV_KID
-          ? `NODE_ENV=production but ${PRIVKEY_VAR}(_FILE) is the public development key; sign with the production key`
-          : `NODE_ENV=production but ${PUBKEY_VAR} trusts the public development key (kid ${DEV_KID}); remove it`,
-    );
-  }
-  return keys;
+/**
+ * Throws `DEV_KEY_IN_PRODUCTION` when `keys` sign with or trust the public
+ * development key where the production rule (src/core/environment.ts) refuses
+ * it: in production, or in a server listening on `listenHost` that other
+ * machines can reach. Every command that signs or trusts keys calls it.
+ *
+ * @example
+ * ```ts
+ * assertDevKeyAllowed(resolveKeys(env), env); // a command that listens nowhere
+ * ```
+ */
+export function assertDevKeyAllowed(keys: ResolvedKeys, env: Env, listenHost?: string): void {
+  if (!keys.usingDevKey) return;
+  const why = devKeyRefusal(env[SERVER_VARS.NODE_ENV], listenHost);
+  if (why === undefined) return;
+  const fix = !keys.configured
+    ? `neither ${PRIVKEY_VAR}(_FILE) nor ${PUBKEY_VAR}(_FILE) is set; set them to the production keys`
+    : keys.signer?.kid === DEV_KID
+      ? `${PRIVKEY_VAR}(_FILE) is the development key; sign with the production key`
+      : `${PUBKEY_VAR}(_FILE) trusts it (kid ${DEV_KID}); remove it`;
+  throw new LicenseError(
+    "DEV_KEY_IN_PRODUCTION",
+    `the public development key is refused: ${why}; ${fix}`,
+  );
 }
 
 /**
@@ -201,7 +213,7 @@ function keysConfig(env: Env, production: boolean): ResolvedKeys {
  */
 export function loadServerConfig(env: Env, flags: ServerFlags, home: string): ServerConfig {
   const V = SERVER_VARS;
-  const production = env[V.NODE_ENV] === "production";
+  const { production } = runtimeMode(env[V.NODE_ENV]);
   const host = flags.host ?? (set(env[V.HOST]) ? env[V.HOST]!.trim() : DEFAULT_HOST);
   if (!/^[A-Za-z0-9.:[\]-]{1,253}$/.test(host)) {
     bad(
@@ -216,7 +228,8 @@ export function loadServerConfig(env: Env, flags: ServerFlags, home: string): Se
         ? parsePort(env[V.PORT]!, V.PORT)
         : DEFAULT_PORT;
   const { dataDir, database } = loadDatabaseConfig(env, flags, home);
-  const keys = keysConfig(env, production);
+  const keys = resolveKeys(env);
+  assertDevKeyAllowed(keys, env, host);
   let adminTokenSeed: string | undefined;
   if (set(env[V.ADMIN_TOKEN_FILE])) {
     adminTokenSeed = readSecretFile(env[V.ADMIN_TOKEN_FILE]!, V.ADMIN_TOKEN_FILE);

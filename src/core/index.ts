@@ -1,7 +1,8 @@
 /**
  * The pure core: the DTLIC2 format, Ed25519 keys and key rings, the license
- * record's rules, the feature catalogue and the error codes. No environment,
- * no file or network I/O, no hidden clock.
+ * record's rules, the feature catalogue, the error codes and the production
+ * rule (what a value of NODE_ENV means). No environment reads, no file or
+ * network I/O, no hidden clock.
  */
 export { ERROR_CODES, LicenseError, isLicenseError } from "./errors.js";
 export type { ErrorCode } from "./errors.js";
@@ -53,5 +54,12 @@ export {
   verifyBlob,
 } from "./format.js";
 export type { VerifiedLicense } from "./format.js";
+export {
+  DEVELOPMENT_NODE_ENVS,
+  devKeyRefusal,
+  isLoopbackHost,
+  runtimeMode,
+} from "./environment.js";
+export type { RuntimeMode } from "./environment.js";
 export { mintLicense } from "./mint.js";
 export type { MintInput, MintedLicense } from "./mint.js";

@@ -1,8 +1,10 @@
 /**
  * Starting the configured server: open the database, apply migrations, make
- * the first admin token on first start, listen. `close()` stops taking new
+ * the first admin token on first start, listen, and leave the address in
+ * `<data-dir>/server.json`. `close()` removes that file, stops taking new
  * connections, lets in-flight requests finish, then closes the database.
  */
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import type { ServerConfig } from "../config/server.js";
@@ -12,12 +14,12 @@ import { openDatabase, redactUrl } from "../store/open.js";
 import { migrate } from "../store/migrations.js";
 import { generateToken, insertToken, tokenCount } from "../store/tokens.js";
 import { buildApp } from "./app.js";
+import { ADMIN_TOKEN_FILE, removeServerFile, writeServerFile } from "./server-file.js";
 
 // Serialises the first-start token check across servers sharing one database.
 const BOOTSTRAP_LOCK = "7243012946113906";
 
-/** The file the first admin token is written to, in the data folder. */
-export const ADMIN_TOKEN_FILE = "admin-token";
+export { ADMIN_TOKEN_FILE } from "./server-file.js";
 
 export interface StartOptions {
   readonly config: ServerConfig;
@@ -59,6 +61,14 @@ export async function ensureAdminToken(
     writeFileAtomic(file, `${token}\n`, { mode: 0o600 });
     return { created: true, file };
   });
+}
+
+/** The URL a client on this machine uses for a server listening on `host`. */
+function localUrl(host: string, port: number): string {
+  const h = host.replace(/^\[(.*)\]$/, "$1");
+  if (h === "0.0.0.0" || h === "") return `http://127.0.0.1:${port}`;
+  if (h === "::" || h === "::0") return `http://[::1]:${port}`;
+  return `http://${h.includes(":") ? `[${h}]` : h}:${port}`;
 }
 
 /**
@@ -107,6 +117,20 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     }
     const address = await app.listen({ host: config.host, port: config.port });
     const running = app;
+    // The address commands on this machine use while the embedded database is locked.
+    let serverFile = false;
+    try {
+      writeServerFile(config.dataDir, {
+        url: localUrl(config.host, (app.server.address() as AddressInfo).port),
+        pid: process.pid,
+      });
+      serverFile = true;
+    } catch (err) {
+      app.log.warn(
+        { err, dir: config.dataDir },
+        "cannot write server.json; commands on this data folder will not find the API",
+      );
+    }
     let closing: Promise<void> | undefined;
     return {
       app,
@@ -116,6 +140,13 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       adminTokenFile: token.file,
       close() {
         closing ??= (async () => {
+          if (serverFile) {
+            try {
+              removeServerFile(config.dataDir, process.pid);
+            } catch (err) {
+              running.log.warn({ err }, "cannot remove server.json");
+            }
+          }
           // Stop a shutdown from hanging on a client that never finishes.
           const force = setTimeout(() => running.server.closeAllConnections(), 10_000);
           force.unref();

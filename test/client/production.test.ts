@@ -22,6 +22,32 @@ describe("assertProductionSafe", () => {
     expect(() => assertProductionSafe([DEV_PUB], { env })).toThrow(/NODE_ENV=production/);
   });
 
+  it("takes every NODE_ENV but unset, development, dev and test for production, however spelled", () => {
+    for (const NODE_ENV of [
+      "Production",
+      "PRODUCTION",
+      "prod",
+      "staging",
+      " production ",
+      "live",
+    ]) {
+      const env = { NODE_ENV };
+      expect(
+        codeOf(() => assertProductionSafe([DEV_PUB], { env })),
+        NODE_ENV,
+      ).toBe("DEV_KEY_IN_PRODUCTION");
+    }
+    expect(() => assertProductionSafe([DEV_PUB], { env: { NODE_ENV: "prod" } })).toThrow(
+      /this process \(NODE_ENV=prod, which counts as production\)/,
+    );
+    for (const NODE_ENV of ["", "Development", "DEV", " test "]) {
+      expect(
+        codeOf(() => assertProductionSafe([DEV_PUB], { env: { NODE_ENV } })),
+        NODE_ENV,
+      ).toBe(undefined);
+    }
+  });
+
   it("throws for a build declared production, whatever NODE_ENV says", () => {
     const ring = new KeyRing([importPublicKey(Buffer.from(DEV_PUB, "hex"))]);
     expect(codeOf(() => assertProductionSafe(ring, { production: true, env: {} }))).toBe(

@@ -156,6 +156,13 @@ describe("deploy/compose.yaml", () => {
     expect(compose).not.toMatch(/^\s*env_file:/m);
   });
 
+  it("runs the api under an init process, so SIGTERM from docker stop reaches the server and children are reaped", () => {
+    expect(at("services", "api").find((l) => l.key === "init")?.value).toBe("true");
+    expect(at("services", "api").find((l) => l.key === "stop_signal")?.value ?? "SIGTERM").toBe(
+      "SIGTERM",
+    );
+  });
+
   it("runs both containers as the secrets' owner, not root", () => {
     for (const s of services) {
       expect(at("services", s).find((l) => l.key === "user")?.value, s).toBe(
@@ -195,6 +202,15 @@ describe("deploy/Dockerfile", () => {
     expect(user).not.toMatch(/^(root|0)(:|$)/);
     expect(runtime).toMatch(/^HEALTHCHECK .*\/healthz/ms);
     expect(runtime).toMatch(/^ENV NODE_ENV=production/m);
+  });
+
+  it("starts the server in exec form, with node as the process that receives SIGTERM (no shell, no npm)", () => {
+    const cmd = /^CMD\s+(\[.*\])\s*$/m.exec(runtime)?.[1];
+    expect(cmd).toBeDefined();
+    const argv = JSON.parse(cmd!) as string[];
+    expect(argv[0]).toBe("node");
+    expect(argv.slice(-1)).toEqual(["serve"]);
+    expect(runtime).toMatch(/^STOPSIGNAL SIGTERM$/m);
   });
 
   it("bakes in no secret", () => {

@@ -51,6 +51,23 @@ describe("every deploy script", () => {
     });
   }
 
+  it("restore.sh --help suggests a compose blob check of the restored database, not the live one", async () => {
+    const help = (await run("restore.sh", ["--help"])).stdout;
+    const example = /'(docker compose [^']*keys verify-db)'/.exec(help)?.[1];
+    expect(example).toBeDefined();
+    // Run it as restore.sh would (bash -c, RESTORE_DB_NAME set) with a docker that prints its arguments.
+    const bin = mkdtempSync(join(tmpdir(), "dtl-fake-docker-"));
+    writeFileSync(join(bin, "docker"), '#!/bin/sh\nprintf "%s|" "$@"\n', { mode: 0o755 });
+    const r = spawnSync("bash", ["-c", example!], {
+      encoding: "utf8",
+      env: { PATH: `${bin}:${process.env.PATH}`, RESTORE_DB_NAME: "licenses_drill" },
+    });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(
+      /\|exec\|-T\|-e\|DATABASE_URL=postgres:\/\/datatools@postgres:5432\/licenses_drill\|api\|dtlicense\|keys\|verify-db\|$/,
+    );
+  });
+
   it("each starts with set -euo pipefail", () => {
     for (const name of SCRIPT_NAMES) {
       expect(readFileSync(join(SCRIPTS, name), "utf8"), name).toMatch(/^set -euo pipefail$/m);
@@ -298,12 +315,12 @@ describe.skipIf(!PG)("backup.sh and restore.sh on PostgreSQL (TEST_DATABASE_URL)
       dbUrl(dst),
       "--create",
       "--verify-with",
-      'echo "blob check on $DATABASE_URL"',
+      'echo "blob check on $DATABASE_URL ($RESTORE_DB_NAME)"',
       dump,
     ]);
     expect(r.stderr).toMatch(/rows ok: public\.licenses 40/);
     expect(r.stderr).toMatch(/rows ok: public\.events 3/);
-    expect(r.stderr).toContain(`blob check on ${dbUrl(dst)}`);
+    expect(r.stderr).toContain(`blob check on ${dbUrl(dst)} (${dst})`);
     expect(r.code).toBe(0);
     expect(psql(dst, "SELECT count(*) FROM licenses")).toBe("40");
   });

@@ -7,9 +7,19 @@ import { mintLicense } from "../../src/core/mint.js";
 import { toRecord } from "../../src/issuer/issue.js";
 import { LATEST_VERSION } from "../../src/store/migrations.js";
 import { spawn } from "node:child_process";
+import { request } from "node:http";
 import { CLI_PATH, spawnCli, tempHome } from "../helpers/cli.js";
 import { START, signer } from "./harness.js";
 import { spawnServer, type ServerProcess } from "./spawn.js";
+
+/** Polls `check` until it is true; fails after `ms`. */
+async function until(check: () => boolean, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error("timed out waiting for the condition");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
 
 describe("dtlicense serve on the embedded database", () => {
   let home: string;
@@ -154,18 +164,36 @@ describe("dtlicense serve shutdown", () => {
     const records = Array.from({ length: 1000 }, (_, i) =>
       toRecord(mintLicense({ name: `Slow ${i}`, email: `slow${i}@example.com` }, signer, START)),
     );
-    const pending = fetch(`${s.url}/v1/licenses/import`, {
+    const body = Buffer.from(JSON.stringify({ records }));
+    // Expect: 100-continue: the server answers "continue" once it has the request, so the
+    // request is in flight; the rest of the body is sent only after the server has begun
+    // stopping, so the request is still in flight then.
+    const req = request(`${s.url}/v1/licenses/import`, {
       method: "POST",
-      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-      body: JSON.stringify({ records }),
+      headers: {
+        authorization: `Bearer ${token}`,
+        "content-type": "application/json",
+        "content-length": body.length,
+        expect: "100-continue",
+      },
     });
-    await new Promise((r) => setTimeout(r, 30));
+    const response = new Promise<{ status: number; text: string }>((done, fail) => {
+      req.on("response", (res) => {
+        let text = "";
+        res.on("data", (d) => (text += d));
+        res.on("end", () => done({ status: res.statusCode ?? 0, text }));
+      });
+      req.on("error", fail);
+    });
+    await new Promise<void>((done) => req.once("continue", done));
+    req.write(body.subarray(0, 1000));
     const exited = s.stop("SIGTERM");
-    const res = await pending;
+    await until(() => s.stderr().includes("SIGTERM: finishing in-flight requests"));
+    req.end(body.subarray(1000));
+    const res = await response;
     expect(res.status).toBe(200);
-    expect(await res.json()).toMatchObject({ imported: 1000 });
+    expect(JSON.parse(res.text)).toMatchObject({ imported: 1000 });
     expect(await exited).toBe(0);
-    expect(s.stderr()).toContain("SIGTERM: finishing in-flight requests");
   });
 });
 
@@ -179,9 +207,14 @@ describe("dtlicense serve stopped while starting", () => {
     let err = "";
     child.stderr.on("data", (d) => (err += d));
     const exited = new Promise<number | null>((done) => child.on("exit", (code) => done(code)));
-    await new Promise((r) => setTimeout(r, 300));
+    // The line serve prints once it handles signals, before it opens the database.
+    await until(() => err.includes("dtlicense: starting"));
+    const atSignal = err;
     child.kill("SIGTERM");
     expect(await exited).toBe(0);
+    // Sent during start-up: before the server listened.
+    expect(atSignal).not.toContain("listening on");
+    expect(err).toContain("listening on");
     expect(err).toContain("SIGTERM: finishing in-flight requests");
     expect(err).toContain("stopped");
   });
@@ -195,7 +228,7 @@ describe("dtlicense serve configuration", () => {
     const lines = r.stderr
       .trim()
       .split("\n")
-      .filter((l) => !l.includes("warning:"));
+      .filter((l) => !l.includes("warning:") && !l.startsWith("dtlicense: starting (pid "));
     expect(lines).toHaveLength(1);
     return lines[0]!;
   };
