@@ -578,6 +578,19 @@ give_to_image_user "$REISSUE/issued-copy.jsonl"
 check "keys reissue --from-log failed" "${IN_API[@]}" keys reissue --from-log "$REISSUE/issued-copy.jsonl" -o "$REISSUE/reissued-log.csv"
 [ "$(($(wc -l <"$REISSUE/reissued-log.csv") - 1))" = "$LICENSES" ] || fail "reissue --from-log did not cover every logged license"
 [ "$(wc -l <"$REISSUE/issued-copy.jsonl")" = $((LICENSES * 2)) ] || fail "reissue --from-log did not append the new records to the log"
+# That log now holds two blobs under each license key (docs/ADMIN.md: a buyer re-minted under
+# the same key): importing it keeps both, the later one current, and a second import adds nothing.
+imported="$("${IN_API[@]}" import "$REISSUE/issued-copy.jsonl")" || fail "import of the re-issued log failed: $imported"
+[ "$imported" = "imported $LICENSES, already present $LICENSES, rejected 0" ] || fail "import of the re-issued log: $imported"
+imported="$("${IN_API[@]}" import "$REISSUE/issued-copy.jsonl")" || fail "a second import of the re-issued log failed: $imported"
+[ "$imported" = "imported 0, already present $((LICENSES * 2)), rejected 0" ] || fail "a second import of the re-issued log: $imported"
+KEY3="$(jq -r .license_key "$WORK/issued/3.json")"
+NEW3="$(jq -r --arg k "$KEY3" 'select(.license_key == $k) | .blob' "$REISSUE/issued-copy.jsonl" | tail -n 1)"
+[ "$(verify "$NEW3" | jq -r '"\(.genuine) \(.state) \(.current)"')" = "true active true" ] ||
+  fail "the re-issued blob of $KEY3 is not its current blob: $(verify "$NEW3")"
+[ "$(verify "$(jq -r .blob "$WORK/issued/3.json")" | jq -r '"\(.genuine) \(.state) \(.current)"')" = "true active false" ] ||
+  fail "the first blob of $KEY3 no longer verifies as an earlier blob of the key"
+echo "$PROG: the re-issued log imported: each key holds both blobs, the re-issued one current"
 
 step "stop everything"
 stop_server
