@@ -9,7 +9,8 @@ import { openPostgres } from "../../src/store/pg.js";
 import * as L from "../../src/store/licenses.js";
 import * as T from "../../src/store/tokens.js";
 import { claimKey, completeKey, requestHash } from "../../src/store/idempotency.js";
-import { importRecords, verifyInThread } from "../../src/store/import.js";
+import { createServiceContext } from "../../src/service/context.js";
+import { importRecords as importWith, verifyInThread } from "../../src/service/imports.js";
 import { parseLog } from "../../src/issuer/log.js";
 import { toRecord } from "../../src/issuer/issue.js";
 import {
@@ -31,6 +32,16 @@ function newLicense(input: Partial<MintInput> = {}, now = NOW): L.NewLicense {
     now,
   );
   return { ...payload, blob, source: "api" };
+}
+
+/** The import service over the test database, its clock at NOW. */
+function importRecords(
+  db: TestDatabase["db"],
+  records: Parameters<typeof importWith>[1],
+  options?: Parameters<typeof importWith>[3],
+) {
+  const ctx = createServiceContext({ db, signer, ring, now: () => NOW });
+  return importWith(ctx, records, { actor: "import" }, options);
 }
 
 async function count(t: TestDatabase, table: string): Promise<number> {
@@ -123,7 +134,7 @@ describe.each(backendNames())("the store on %s", (backend) => {
 
     it("returns undefined for a key that is not stored", async () => {
       expect(await L.getLicense(t.db, "DT1-CORE-00000000-00000000")).toBeUndefined();
-      expect(await L.getLicenseState(t.db, "DT1-CORE-00000000-00000000")).toBeUndefined();
+      expect(await L.getVerifyRow(t.db, "DT1-CORE-00000000-00000000")).toBeUndefined();
     });
 
     it("changes status inside a transaction and records before and after", async () => {
@@ -134,7 +145,7 @@ describe.each(backendNames())("the store on %s", (backend) => {
         const before = (await L.getLicense(tx, l.license_key, true))!;
         await L.setStatus(tx, before, "suspended", "suspend", "chargeback", who, later);
       });
-      const state = await L.getLicenseState(t.db, l.license_key);
+      const state = await L.getVerifyRow(t.db, l.license_key);
       expect(state?.status).toBe("suspended");
       const events = await L.listEvents(t.db, l.license_key);
       expect(events.map((e) => e.action)).toEqual(["issue", "suspend"]);
@@ -194,7 +205,7 @@ describe.each(backendNames())("the store on %s", (backend) => {
       const a = await L.insertLicense(t.db, newLicense({ name: "A" }), who, NOW);
       const b = await L.insertLicense(t.db, newLicense({ name: "B" }), who, NOW);
       const { q, sent } = counting();
-      const read = L.licenseStateReader(q);
+      const read = L.verifyRowReader(q);
       const [ra, rb, ra2, none] = await Promise.all([
         read(a.license_key),
         read(b.license_key),
@@ -433,7 +444,7 @@ describe.each(backendNames())("the store on %s", (backend) => {
         `\n${JSON.stringify(tampered)}\n${JSON.stringify(forged)}\n{"license_key": "DT1`;
       const { records, problems } = parseLog(text);
       expect(problems.map((p) => p.line)).toEqual([6]);
-      const first = await importRecords(t.db, records, ring, { actor: "import" }, NOW, {
+      const first = await importRecords(t.db, records, {
         batchSize: 2,
       });
       expect(first.imported).toBe(3);
@@ -444,7 +455,7 @@ describe.each(backendNames())("the store on %s", (backend) => {
       ]);
       expect(await count(t, "licenses")).toBe(3);
       expect(await count(t, "events")).toBe(3);
-      const second = await importRecords(t.db, records, ring, { actor: "import" }, NOW);
+      const second = await importRecords(t.db, records);
       expect(second.imported).toBe(0);
       expect(second.already_present).toBe(3);
       expect(await count(t, "licenses")).toBe(3);
@@ -463,7 +474,7 @@ describe.each(backendNames())("the store on %s", (backend) => {
       });
       const c = newLicense({ licenseKey: "DT1-CORE-KEY-0002" });
       const { records } = parseLog(jsonl([b, c, c]));
-      const s = await importRecords(t.db, records, ring, { actor: "import" }, NOW);
+      const s = await importRecords(t.db, records);
       expect(s.imported).toBe(1);
       expect(s.already_present).toBe(1);
       expect(s.rejected.map((r) => [r.line, r.code])).toEqual([[1, "LICENSE_KEY_TAKEN"]]);
@@ -479,7 +490,7 @@ describe.each(backendNames())("the store on %s", (backend) => {
       const third = newLicense({ licenseKey: key, tier: "pro" }, new Date("2026-07-01T00:00:00Z"));
       // The latest first, then the oldest: the order of the lines does not decide.
       const { records } = parseLog(jsonl([third, first, second]));
-      const s = await importRecords(t.db, records, ring, { actor: "import" }, NOW, {
+      const s = await importRecords(t.db, records, {
         batchSize: 2,
       });
       expect(s).toEqual({ imported: 3, already_present: 0, rejected: [] });
@@ -492,7 +503,7 @@ describe.each(backendNames())("the store on %s", (backend) => {
       const actions = (await L.listEvents(t.db, key)).map((e) => e.action);
       expect(actions).toEqual(["import", "import-earlier", "import-earlier"]);
 
-      const again = await importRecords(t.db, records, ring, { actor: "import" }, NOW);
+      const again = await importRecords(t.db, records);
       expect(again).toEqual({ imported: 0, already_present: 3, rejected: [] });
       expect(await count(t, "earlier_blobs")).toBe(2);
       expect(await count(t, "events")).toBe(3);
@@ -515,7 +526,7 @@ describe.each(backendNames())("the store on %s", (backend) => {
       );
       const renewed = newLicense({ licenseKey: key, years: 3 }, new Date("2026-08-01T00:00:00Z"));
       const { records } = parseLog(jsonl([renewed]));
-      const s = await importRecords(t.db, records, ring, { actor: "import" }, NOW);
+      const s = await importRecords(t.db, records);
       expect(s).toEqual({ imported: 1, already_present: 0, rejected: [] });
       const stored = await L.getLicense(t.db, key);
       // The key's status covers all its blobs.
@@ -539,7 +550,7 @@ describe.each(backendNames())("the store on %s", (backend) => {
       );
       let inFlight = 0;
       let most = 0;
-      const s = await importRecords(t.db, records, ring, { actor: "import" }, NOW, {
+      const s = await importRecords(t.db, records, {
         batchSize: 2,
         lookahead: 3,
         // Later batches finish first, as they may on worker threads.
