@@ -7,6 +7,7 @@ import type { KeyRing, Signer } from "../core/keys.js";
 import type { Database } from "../store/db.js";
 
 export type { Database, PoolStats } from "../store/db.js";
+export { isConnectionError } from "../store/db.js";
 import {
   getVerifyRow,
   insertLicense,
