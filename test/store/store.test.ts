@@ -1,5 +1,6 @@
 // The store's behaviour, run on embedded PGlite and (with TEST_DATABASE_URL) on PostgreSQL.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { TIERS } from "../../src/core/catalogue.js";
 import { DEV_PRIVATE_KEY_HEX, KeyRing, importSigner } from "../../src/core/keys.js";
 import { mintLicense, type MintInput } from "../../src/core/mint.js";
 import { isLicenseError } from "../../src/core/errors.js";
@@ -89,6 +90,96 @@ describe.each(backendNames())("the store on %s", (backend) => {
         }
       },
     );
+  });
+
+  describe("tiers", () => {
+    it("keeps exactly the code's tiers in the tiers table and refuses a license of another", async () => {
+      const { rows } = await t.db.query<{ name: string }>("SELECT name FROM tiers ORDER BY name");
+      expect(rows.map((r) => r.name)).toEqual([...TIERS].sort());
+      const gold = { ...newLicense(), tier: "gold" } as unknown as L.NewLicense;
+      const err = await L.insertLicense(t.db, gold, who, NOW).catch((e: unknown) => e);
+      expect(sqlState(err)).toBe("23503");
+      expect(await count(t, "licenses")).toBe(0);
+      expect(await count(t, "events")).toBe(0);
+    });
+  });
+
+  describe("one definition of a license's state", () => {
+    it("gives the same state in SQL (lists and counts) as in TypeScript, at and around expiry", async () => {
+      const expiry = new Date("2027-05-13T22:10:27Z");
+      const cases: { status: L.LicenseStatus; now: Date }[] = [];
+      for (const status of L.LICENSE_STATUSES) {
+        for (const offset of [-1000, 0, 1000]) {
+          cases.push({ status, now: new Date(expiry.getTime() + offset) });
+        }
+      }
+      for (const { status, now } of cases) {
+        await t.reset();
+        const l = newLicense();
+        const rec = await L.insertLicense(t.db, l, who, NOW);
+        if (status !== "active") {
+          await t.db.transaction(async (tx) =>
+            L.setStatus(
+              tx,
+              rec,
+              status,
+              status === "revoked" ? "revoke" : "suspend",
+              "x",
+              who,
+              NOW,
+            ),
+          );
+        }
+        const want = L.licenseState(status, expiry, now);
+        const counts = await L.countLicenses(t.db, now);
+        expect(counts.by_state[want], `${status} at ${now.toISOString()}`).toBe(1);
+        for (const state of L.LICENSE_STATES) {
+          const page = await L.listLicenses(t.db, { state, limit: 10 }, now);
+          expect(page.licenses.length, `${state} for ${status} at ${now.toISOString()}`).toBe(
+            state === want ? 1 : 0,
+          );
+        }
+      }
+    });
+  });
+
+  describe("one write path", () => {
+    it("writes the same before/after snapshot for a license issued alone, in a batch, imported and renewed", async () => {
+      const alone = await L.insertLicense(t.db, newLicense({ name: "Alone" }), who, NOW);
+      const insert = L.licenseInserter(t.db);
+      const [batched] = await Promise.all([
+        insert(newLicense({ name: "Batched" }), who, NOW),
+        insert(newLicense({ name: "Batched Too" }), who, NOW),
+      ]);
+      const imported = (
+        await L.insertLicenses(
+          t.db,
+          [
+            {
+              license: { ...newLicense({ name: "Imported" }), source: "import" },
+              action: "import",
+              who,
+              at: NOW,
+            },
+          ],
+          "skip",
+        )
+      )
+        .values()
+        .next().value!;
+      const renewed = await L.insertLicense(
+        t.db,
+        { ...newLicense({ name: "Alone" }), supersedes: alone.license_key },
+        who,
+        NOW,
+        "renew",
+      );
+      for (const rec of [alone, batched!, imported, renewed]) {
+        const [event] = await L.listEvents(t.db, rec.license_key);
+        expect(Object.keys(event!.after!).sort(), rec.name).toEqual([...L.SNAPSHOT_FIELDS].sort());
+        expect(event!.after, rec.name).toEqual(L.snapshot(rec));
+      }
+    });
   });
 
   describe("licenses", () => {
