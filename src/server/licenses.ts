@@ -1,6 +1,5 @@
 /** The admin license endpoints: issue, list, read, count, change, renew, re-deliver, events, import. */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { LicenseError } from "../core/errors.js";
 import { TIERS, type Tier } from "../core/catalogue.js";
 import { importValues } from "../service/imports.js";
 import {
@@ -19,6 +18,7 @@ import {
 } from "../service/licenses.js";
 import { requireAdmin } from "./auth.js";
 import type { ServerContext } from "./context.js";
+import { ApiError } from "./errors.js";
 
 const text = (max: number) => ({ type: "string", maxLength: max }) as const;
 
@@ -99,7 +99,7 @@ function idempotency(req: FastifyRequest): Idempotency | undefined {
   if (raw === undefined) return undefined;
   const key = Array.isArray(raw) ? raw[0] : raw;
   if (key === undefined || !IDEMPOTENCY_KEY.test(key)) {
-    throw new LicenseError(
+    throw new ApiError(
       "REQUEST_INVALID",
       "the Idempotency-Key header must be 1-200 printable ASCII characters without spaces",
     );
@@ -115,10 +115,7 @@ function send(reply: FastifyReply, o: Outcome) {
 function wholeNumber(value: string, name: string, min: number, max: number): number {
   const n = /^[0-9]{1,9}$/.test(value) ? Number(value) : NaN;
   if (!Number.isSafeInteger(n) || n < min || n > max) {
-    throw new LicenseError(
-      "REQUEST_INVALID",
-      `${name} must be a whole number from ${min} to ${max}`,
-    );
+    throw new ApiError("REQUEST_INVALID", `${name} must be a whole number from ${min} to ${max}`);
   }
   return n;
 }
@@ -128,7 +125,7 @@ function decodeCursor(cursor: string): number {
     ? Number(Buffer.from(cursor, "base64url").toString("utf8"))
     : NaN;
   if (!Number.isSafeInteger(n) || n <= 0) {
-    throw new LicenseError("REQUEST_INVALID", "cursor is not one this server returned");
+    throw new ApiError("REQUEST_INVALID", "cursor is not one this server returned");
   }
   return n;
 }
@@ -150,16 +147,13 @@ export function registerLicenseRoutes(app: FastifyInstance, ctx: ServerContext):
     const q = req.query as Record<string, string | undefined>;
     const tier = q.tier;
     if (tier !== undefined && !(TIERS as readonly string[]).includes(tier)) {
-      throw new LicenseError(
+      throw new ApiError(
         "TIER_UNKNOWN",
         `unknown tier "${tier.slice(0, 40)}"; use one of: ${TIERS.join(", ")}`,
       );
     }
     if (q.state !== undefined && !(LICENSE_STATES as readonly string[]).includes(q.state)) {
-      throw new LicenseError(
-        "REQUEST_INVALID",
-        `state must be one of: ${LICENSE_STATES.join(", ")}`,
-      );
+      throw new ApiError("REQUEST_INVALID", `state must be one of: ${LICENSE_STATES.join(", ")}`);
     }
     const limit = q.limit === undefined ? 50 : wholeNumber(q.limit, "limit", 1, 200);
     const page = await listLicenses(ctx.service, {

@@ -4,10 +4,9 @@
  * stable code; only a malformed request is an error. Rate-limited per client.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { LicenseError } from "../core/errors.js";
 import { verifyLicense } from "../service/licenses.js";
 import type { ServerContext } from "./context.js";
-import { sendError } from "./errors.js";
+import { ApiError, sendError } from "./errors.js";
 
 export { VERIFY_CODES } from "../service/licenses.js";
 
@@ -26,7 +25,7 @@ export function registerVerifyRoutes(app: FastifyInstance, ctx: ServerContext): 
     if (wait > 0) {
       return sendError(
         reply,
-        new LicenseError(
+        new ApiError(
           "RATE_LIMITED",
           `too many verify requests from this address; retry in ${wait} s`,
         ),
