@@ -12,6 +12,7 @@ import { ApiError, installErrorBoundary, sendError } from "./errors.js";
 import { registerHealthRoutes } from "./health.js";
 import { registerLicenseRoutes } from "./licenses.js";
 import { Metrics } from "./metrics.js";
+import { registerOpenApi, registerOpenApiRoute } from "./openapi.js";
 import { RateLimiter } from "./rate-limit.js";
 import { registerTokenRoutes } from "./tokens.js";
 import { registerVerifyRoutes } from "./verify.js";
@@ -218,7 +219,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     );
   });
 
+  // The document generator goes first, so that it sees every route.
+  await registerOpenApi(app);
   registerHealthRoutes(app, ctx);
+  registerOpenApiRoute(app);
   registerVerifyRoutes(app, ctx);
   registerLicenseRoutes(app, ctx);
   registerTokenRoutes(app, ctx);
