@@ -172,7 +172,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // check on the raw text: a body nested thousands deep is refused before anything recurses.
   const parseJson = app.getDefaultJsonParser("error", "error");
   app.addContentTypeParser("application/json", { parseAs: "string" }, (req, body, done) => {
-    const text = body as string;
+    const text = typeof body === "string" ? body : body.toString("utf8");
     if (text.length === 0 && req.routeOptions.config.emptyBodyIsObject) {
       done(null, {});
     } else if (nestedDeeperThan(text, MAX_JSON_DEPTH)) {
