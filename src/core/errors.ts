@@ -2,10 +2,19 @@
  * Every failure this package reports is a {@link LicenseError} with a stable
  * string `code`. Codes are part of the public API: scripts, the HTTP server and
  * tests branch on them, so a code is never renamed or reused for another meaning.
+ *
+ * The codes are grouped by where they arise, so each layer's types say which
+ * failures it can meet: {@link CORE_ERROR_CODES} (the license, its keys and
+ * files: anywhere), {@link BUYER_ERROR_CODES} (the license on the buyer's
+ * machine: `src/client/`), {@link SERVICE_ERROR_CODES} (the license server's
+ * workflows and database: `src/service/`, `src/store/`), {@link HTTP_ERROR_CODES}
+ * (the HTTP layer) and {@link CLI_ERROR_CODES} (the command line). All of them
+ * live here, in the pure core, because every layer (the store and service
+ * included, which may import only core) raises them through the one class.
  */
 
-/** All error codes, with the one-line meaning each stands for. */
-export const ERROR_CODES = {
+/** The license, its keys and files: raised by core, config and the issuer, and reused above them. */
+export const CORE_ERROR_CODES = {
   // Reading a DTLIC2 blob
   BLOB_EMPTY: "the blob is empty",
   BLOB_TOO_LARGE: "the blob is larger than any genuine license",
@@ -38,8 +47,9 @@ export const ERROR_CODES = {
   LICENSE_KEY_INVALID: "the license key has characters outside the allowed set",
   LICENSE_KEY_TAKEN: "the license key already belongs to another buyer",
 
-  // Catalogue
+  // Catalogue and configuration
   CATALOGUE_INVALID: "the feature catalogue is not well formed",
+  CONFIG_INVALID: "a configuration value is not valid",
 
   // Files
   FILE_EXISTS: "the output file exists and --force was not given",
@@ -49,8 +59,10 @@ export const ERROR_CODES = {
   LOG_LOCKED: "the issuance log is locked by another process for too long",
   LOG_NOT_FOUND: "no issuance log exists yet",
   NOT_FOUND: "nothing matched",
+} as const;
 
-  // Buyer side
+/** The license on the buyer's machine: raised by `src/client/` (and the buyer commands built on it). */
+export const BUYER_ERROR_CODES = {
   LICENSE_NONE: "no license is activated on this machine",
   LICENSE_EXPIRED: "the license has expired",
   LICENSE_TAMPERED: "the stored license file was changed by hand or is corrupt",
@@ -60,19 +72,16 @@ export const ERROR_CODES = {
   RENEW_DIFFERENT_BUYER: "the new license is for a different buyer",
   RENEW_EARLIER_EXPIRY: "the new license expires before the current one",
   CLOCK_ROLLBACK: "the system clock is behind the last time the license was seen valid",
+} as const;
 
-  // Command line
-  USAGE: "the command line is not valid",
-  CONFIG_INVALID: "a configuration value is not valid",
-
-  // License server and its store (HTTP statuses are in src/server/errors.ts)
+/**
+ * The license server's workflows and database: raised by `src/service/` and
+ * `src/store/`, so met both through the HTTP API and by the commands that open
+ * the database themselves.
+ */
+export const SERVICE_ERROR_CODES = {
   REQUEST_INVALID: "the request body, query or headers are malformed or have unknown fields",
-  REQUEST_TOO_LARGE: "the request body is larger than the server accepts",
-  MEDIA_TYPE_UNSUPPORTED: "the request body is not application/json",
-  ROUTE_NOT_FOUND: "no endpoint has this method and path",
-  AUTH_MISSING: "the request has no Authorization: Bearer token",
   AUTH_INVALID: "the bearer token is unknown, malformed or revoked",
-  RATE_LIMITED: "too many requests from this client address; retry later",
   IDEMPOTENCY_KEY_REUSED: "the Idempotency-Key was already used with a different request",
   LICENSE_STATE_CONFLICT: "the license is not in a state that allows this change",
   RECORD_MISMATCH: "an imported line's fields differ from its blob's signed payload",
@@ -80,14 +89,76 @@ export const ERROR_CODES = {
   SCHEMA_OUTDATED: "the database schema is not at this server's version; run dtlicense db migrate",
   DATA_DIR_LOCKED: "another server is already using this embedded database",
   SECRETS_LOCKED: "another key rotation is writing the secrets folder",
-  SERVER_UNREACHABLE: "the license server's API cannot be reached",
+} as const;
+
+/**
+ * The HTTP layer's own: raised by `src/server/` (the CLI's API client repeats
+ * AUTH_MISSING when it has no token to send, and INTERNAL for an answer it
+ * cannot read). HTTP statuses are in src/server/errors.ts.
+ */
+export const HTTP_ERROR_CODES = {
+  REQUEST_TOO_LARGE: "the request body is larger than the server accepts",
+  MEDIA_TYPE_UNSUPPORTED: "the request body is not application/json",
+  ROUTE_NOT_FOUND: "no endpoint has this method and path",
+  AUTH_MISSING: "the request has no Authorization: Bearer token",
+  RATE_LIMITED: "too many requests from this client address; retry later",
   INTERNAL: "an unexpected server error",
 } as const;
 
-const BRAND = Symbol.for("datatools-license.LicenseError");
+/** The command line's own: raised by `src/cli/` only; no HTTP response carries them. */
+export const CLI_ERROR_CODES = {
+  USAGE: "the command line is not valid",
+  SERVER_UNREACHABLE: "the license server's API cannot be reached",
+} as const;
+
+/** All error codes, with the one-line meaning each stands for. */
+export const ERROR_CODES = {
+  ...CORE_ERROR_CODES,
+  ...BUYER_ERROR_CODES,
+  ...SERVICE_ERROR_CODES,
+  ...HTTP_ERROR_CODES,
+  ...CLI_ERROR_CODES,
+} as const;
+
+export type CoreErrorCode = keyof typeof CORE_ERROR_CODES;
+export type BuyerErrorCode = keyof typeof BUYER_ERROR_CODES;
+export type ServiceErrorCode = keyof typeof SERVICE_ERROR_CODES;
+export type HttpErrorCode = keyof typeof HTTP_ERROR_CODES;
+export type CliErrorCode = keyof typeof CLI_ERROR_CODES;
 
 /** A stable error code. */
 export type ErrorCode = keyof typeof ERROR_CODES;
+
+/**
+ * The codes an HTTP response of the license server can carry: every code but
+ * the buyer's machine's and the command line's, which arise where no server runs.
+ */
+export type ApiErrorCode = CoreErrorCode | ServiceErrorCode | HttpErrorCode;
+
+/**
+ * A {@link LicenseError} whose code is one of `C`: how a layer's types say which
+ * failures it hands on (e.g. the HTTP error boundary's `LicenseErrorOf<ApiErrorCode>`).
+ */
+export type LicenseErrorOf<C extends ErrorCode> = LicenseError & { readonly code: C };
+
+/**
+ * True when `code` can be the code of an HTTP response (see {@link ApiErrorCode}).
+ *
+ * @example
+ * ```ts
+ * isApiErrorCode("TIER_UNKNOWN"); // true
+ * isApiErrorCode("USAGE"); // false
+ * ```
+ */
+export function isApiErrorCode(code: string): code is ApiErrorCode {
+  return (
+    Object.hasOwn(CORE_ERROR_CODES, code) ||
+    Object.hasOwn(SERVICE_ERROR_CODES, code) ||
+    Object.hasOwn(HTTP_ERROR_CODES, code)
+  );
+}
+
+const BRAND = Symbol.for("datatools-license.LicenseError");
 
 /**
  * The one error class of this package. `code` is stable; `message` is for

@@ -5,14 +5,14 @@
  */
 import { randomBytes } from "node:crypto";
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from "fastify";
-import { LicenseError } from "../core/errors.js";
 import type { KeyRing, Signer } from "../core/keys.js";
 import { createServiceContext, type Database } from "../service/context.js";
 import type { ServerContext } from "./context.js";
-import { installErrorBoundary, sendError } from "./errors.js";
+import { ApiError, installErrorBoundary, sendError } from "./errors.js";
 import { registerHealthRoutes } from "./health.js";
 import { registerLicenseRoutes } from "./licenses.js";
 import { Metrics } from "./metrics.js";
+import { registerOpenApi, registerOpenApiRoute } from "./openapi.js";
 import { RateLimiter } from "./rate-limit.js";
 import { registerTokenRoutes } from "./tokens.js";
 import { registerVerifyRoutes } from "./verify.js";
@@ -153,10 +153,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     routerOptions: { maxParamLength: 4096 },
     // Malformed URLs are answered in the one error shape too.
     frameworkErrors: (err, req, reply) => {
-      void sendError(
-        reply,
-        new LicenseError("REQUEST_INVALID", `the URL is malformed (${err.code})`),
-      );
+      void sendError(reply, new ApiError("REQUEST_INVALID", `the URL is malformed (${err.code})`));
       void req;
     },
     ajv: {
@@ -175,12 +172,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // check on the raw text: a body nested thousands deep is refused before anything recurses.
   const parseJson = app.getDefaultJsonParser("error", "error");
   app.addContentTypeParser("application/json", { parseAs: "string" }, (req, body, done) => {
-    const text = body as string;
+    const text = typeof body === "string" ? body : body.toString("utf8");
     if (text.length === 0 && req.routeOptions.config.emptyBodyIsObject) {
       done(null, {});
     } else if (nestedDeeperThan(text, MAX_JSON_DEPTH)) {
       done(
-        new LicenseError(
+        new ApiError(
           "REQUEST_INVALID",
           `the JSON body is nested more than ${MAX_JSON_DEPTH} levels deep`,
         ),
@@ -199,7 +196,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     if (req.body === undefined && req.routeOptions.config.emptyBodyIsObject) req.body = {};
     // PostgreSQL text cannot hold NUL; refuse it as bad input rather than fail in the database.
     if (containsNul(req.body) || containsNul(req.query) || containsNul(req.params)) {
-      throw new LicenseError("REQUEST_INVALID", "text must not contain NUL (\\u0000) characters");
+      throw new ApiError("REQUEST_INVALID", "text must not contain NUL (\\u0000) characters");
     }
   });
   app.addHook("onResponse", async (req, reply) => {
@@ -222,7 +219,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     );
   });
 
+  // The document generator goes first, so that it sees every route.
+  await registerOpenApi(app);
   registerHealthRoutes(app, ctx);
+  registerOpenApiRoute(app);
   registerVerifyRoutes(app, ctx);
   registerLicenseRoutes(app, ctx);
   registerTokenRoutes(app, ctx);

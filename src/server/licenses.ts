@@ -1,10 +1,9 @@
 /** The admin license endpoints: issue, list, read, count, change, renew, re-deliver, events, import. */
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { LicenseError } from "../core/errors.js";
-import { TIERS, type Tier } from "../core/catalogue.js";
-import { importValues } from "../service/imports.js";
+import type { Static } from "typebox";
+import { importValues, type ImportSummary as Summary } from "../service/imports.js";
 import {
-  LICENSE_STATES,
   changeLicenseStatus,
   countLicenses,
   getLicense,
@@ -13,93 +12,38 @@ import {
   listLicenses,
   renewLicense,
   type Idempotency,
-  type IssueInput,
-  type LicenseState,
   type Outcome,
 } from "../service/licenses.js";
 import { requireAdmin } from "./auth.js";
 import type { ServerContext } from "./context.js";
+import { ApiError } from "./errors.js";
+import { ADMIN, TAGS } from "./openapi.js";
+import {
+  IdempotencyHeaders,
+  ImportBody,
+  ImportSummary,
+  IssueBody,
+  KeyParams,
+  LicenseCounts,
+  LicenseEvents,
+  LicensePage,
+  ListQuery,
+  ReasonBody,
+  RenewBody,
+  errorResponses,
+  licenseResponse,
+  plainText,
+} from "./schemas.js";
 
-const text = (max: number) => ({ type: "string", maxLength: max }) as const;
-
-const issueSchema = {
-  body: {
-    type: "object",
-    additionalProperties: false,
-    required: ["name", "email", "tier"],
-    properties: {
-      name: text(1000),
-      email: text(1000),
-      tier: text(100),
-      years: { type: "integer" },
-      license_key: text(1000),
-    },
-  },
-} as const;
-
-const listSchema = {
-  querystring: {
-    type: "object",
-    additionalProperties: false,
-    properties: {
-      email: text(1000),
-      tier: text(100),
-      state: text(100),
-      expiring_within_days: text(20),
-      q: text(200),
-      limit: text(20),
-      cursor: text(100),
-    },
-  },
-} as const;
-
-const keyParams = {
-  type: "object",
-  required: ["key"],
-  properties: { key: text(4096) },
-} as const;
-
-const reasonSchema = {
-  params: keyParams,
-  body: {
-    type: "object",
-    additionalProperties: false,
-    required: ["reason"],
-    properties: { reason: { type: "string", minLength: 1, maxLength: 500 } },
-  },
-} as const;
-
-const renewSchema = {
-  params: keyParams,
-  body: {
-    type: "object",
-    additionalProperties: false,
-    properties: { years: { type: "integer" } },
-  },
-} as const;
-
-/** Most records one import request may carry. */
-export const IMPORT_BATCH_MAX = 1000;
-
-const importSchema = {
-  body: {
-    type: "object",
-    additionalProperties: false,
-    required: ["records"],
-    properties: {
-      records: { type: "array", maxItems: IMPORT_BATCH_MAX, items: { type: "object" } },
-    },
-  },
-} as const;
+export { IMPORT_BATCH_MAX } from "./schemas.js";
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
 
-function idempotency(req: FastifyRequest): Idempotency | undefined {
-  const raw = req.headers["idempotency-key"];
-  if (raw === undefined) return undefined;
-  const key = Array.isArray(raw) ? raw[0] : raw;
-  if (key === undefined || !IDEMPOTENCY_KEY.test(key)) {
-    throw new LicenseError(
+/** The request's Idempotency-Key (the header's value, typed by the route's schema), checked. */
+function idempotency(req: FastifyRequest, key: string | undefined): Idempotency | undefined {
+  if (key === undefined) return undefined;
+  if (!IDEMPOTENCY_KEY.test(key)) {
+    throw new ApiError(
       "REQUEST_INVALID",
       "the Idempotency-Key header must be 1-200 printable ASCII characters without spaces",
     );
@@ -107,18 +51,10 @@ function idempotency(req: FastifyRequest): Idempotency | undefined {
   return { key, method: req.method, path: req.url.split("?")[0]!, body: req.body };
 }
 
-function send(reply: FastifyReply, o: Outcome) {
-  if (o.replayed) reply.header("idempotent-replayed", "true");
-  return reply.code(o.status).send(o.body);
-}
-
 function wholeNumber(value: string, name: string, min: number, max: number): number {
   const n = /^[0-9]{1,9}$/.test(value) ? Number(value) : NaN;
   if (!Number.isSafeInteger(n) || n < min || n > max) {
-    throw new LicenseError(
-      "REQUEST_INVALID",
-      `${name} must be a whole number from ${min} to ${max}`,
-    );
+    throw new ApiError("REQUEST_INVALID", `${name} must be a whole number from ${min} to ${max}`);
   }
   return n;
 }
@@ -128,125 +64,249 @@ function decodeCursor(cursor: string): number {
     ? Number(Buffer.from(cursor, "base64url").toString("utf8"))
     : NaN;
   if (!Number.isSafeInteger(n) || n <= 0) {
-    throw new LicenseError("REQUEST_INVALID", "cursor is not one this server returned");
+    throw new ApiError("REQUEST_INVALID", "cursor is not one this server returned");
   }
   return n;
 }
 
 const encodeCursor = (id: number) => Buffer.from(String(id), "utf8").toString("base64url");
 
+/** The import answer: the summary with each rejection's 1-based position as a 0-based index. */
+function importAnswer(summary: Summary): Static<typeof ImportSummary> {
+  return {
+    imported: summary.imported,
+    already_present: summary.already_present,
+    rejected: summary.rejected.map((r) => ({ index: r.line - 1, code: r.code, reason: r.reason })),
+  };
+}
+
 export function registerLicenseRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
   const onRequest = requireAdmin(ctx);
   const who = (req: FastifyRequest) => ({ actor: req.actor, requestId: String(req.id) });
+  /** Marks an answer that is the replay of a stored one. */
+  const replayed = (reply: FastifyReply, o: Outcome) => {
+    if (o.replayed) reply.header("idempotent-replayed", "true");
+  };
 
-  app.post("/v1/licenses", { schema: issueSchema, onRequest }, async (req, reply) =>
-    send(
-      reply,
-      await issueLicense(ctx.service, req.body as IssueInput, who(req), idempotency(req)),
-    ),
+  r.post(
+    "/v1/licenses",
+    {
+      schema: {
+        tags: [TAGS.licenses],
+        summary: "Issue a license",
+        description:
+          "Signs a license with the server's key and stores it with an `issue` event. Honours Idempotency-Key.",
+        security: ADMIN,
+        headers: IdempotencyHeaders,
+        body: IssueBody,
+        response: {
+          201: licenseResponse("the new license"),
+          ...errorResponses(400, 401, 409, 413, 415, 503),
+        },
+      },
+      onRequest,
+    },
+    async (req, reply) => {
+      const o = await issueLicense(
+        ctx.service,
+        req.body,
+        who(req),
+        idempotency(req, req.headers["idempotency-key"]),
+      );
+      replayed(reply, o);
+      return reply.code(o.status).send(o.body);
+    },
   );
 
-  app.get("/v1/licenses", { schema: listSchema, onRequest }, async (req) => {
-    const q = req.query as Record<string, string | undefined>;
-    const tier = q.tier;
-    if (tier !== undefined && !(TIERS as readonly string[]).includes(tier)) {
-      throw new LicenseError(
-        "TIER_UNKNOWN",
-        `unknown tier "${tier.slice(0, 40)}"; use one of: ${TIERS.join(", ")}`,
-      );
-    }
-    if (q.state !== undefined && !(LICENSE_STATES as readonly string[]).includes(q.state)) {
-      throw new LicenseError(
-        "REQUEST_INVALID",
-        `state must be one of: ${LICENSE_STATES.join(", ")}`,
-      );
-    }
-    const limit = q.limit === undefined ? 50 : wholeNumber(q.limit, "limit", 1, 200);
-    const page = await listLicenses(ctx.service, {
-      limit,
-      ...(q.email !== undefined ? { email: q.email } : {}),
-      ...(tier !== undefined ? { tier: tier as Tier } : {}),
-      ...(q.state !== undefined ? { state: q.state as LicenseState } : {}),
-      ...(q.expiring_within_days !== undefined
-        ? {
-            expiringWithinDays: wholeNumber(
-              q.expiring_within_days,
-              "expiring_within_days",
-              0,
-              36_500,
-            ),
-          }
-        : {}),
-      ...(q.q !== undefined ? { search: q.q } : {}),
-      ...(q.cursor !== undefined ? { after: decodeCursor(q.cursor) } : {}),
-    });
-    return {
-      licenses: page.licenses,
-      next_cursor: page.nextAfter === null ? null : encodeCursor(page.nextAfter),
-    };
-  });
-
-  app.get("/v1/counts", { onRequest }, async () => countLicenses(ctx.service));
-
-  app.post(
-    "/v1/licenses/import",
-    { schema: importSchema, onRequest, bodyLimit: 8 * 1024 * 1024 },
+  r.get(
+    "/v1/licenses",
+    {
+      schema: {
+        tags: [TAGS.licenses],
+        summary: "List and search licenses",
+        description:
+          "Newest first, keyset-paginated: a cursor stays valid while licenses are added.",
+        security: ADMIN,
+        querystring: ListQuery,
+        response: { 200: LicensePage, ...errorResponses(400, 401) },
+      },
+      onRequest,
+    },
     async (req) => {
-      const records = (req.body as { records: unknown[] }).records;
-      // A record's line is its 1-based position; the answer gives 0-based indexes.
-      const summary = await importValues(ctx.service, records, who(req));
+      const q = req.query;
+      const page = await listLicenses(ctx.service, {
+        limit: q.limit === undefined ? 50 : wholeNumber(q.limit, "limit", 1, 200),
+        ...(q.email !== undefined ? { email: q.email } : {}),
+        ...(q.tier !== undefined ? { tier: q.tier } : {}),
+        ...(q.state !== undefined ? { state: q.state } : {}),
+        ...(q.expiring_within_days !== undefined
+          ? {
+              expiringWithinDays: wholeNumber(
+                q.expiring_within_days,
+                "expiring_within_days",
+                0,
+                36_500,
+              ),
+            }
+          : {}),
+        ...(q.q !== undefined ? { search: q.q } : {}),
+        ...(q.cursor !== undefined ? { after: decodeCursor(q.cursor) } : {}),
+      });
       return {
-        imported: summary.imported,
-        already_present: summary.already_present,
-        rejected: summary.rejected.map((r) => ({
-          index: r.line - 1,
-          code: r.code,
-          reason: r.reason,
-        })),
+        licenses: page.licenses,
+        next_cursor: page.nextAfter === null ? null : encodeCursor(page.nextAfter),
       };
     },
   );
 
-  app.get("/v1/licenses/:key", { schema: { params: keyParams }, onRequest }, async (req) =>
-    getLicense(ctx.service, (req.params as { key: string }).key),
+  r.get(
+    "/v1/counts",
+    {
+      schema: {
+        tags: [TAGS.licenses],
+        summary: "Count licenses by tier and by state",
+        security: ADMIN,
+        response: { 200: LicenseCounts, ...errorResponses(401) },
+      },
+      onRequest,
+    },
+    async () => countLicenses(ctx.service),
   );
 
-  app.get(
+  r.post(
+    "/v1/licenses/import",
+    {
+      schema: {
+        tags: [TAGS.licenses],
+        summary: "Import issuance-log records",
+        description:
+          "Verifies each record's blob and fields; records already stored count as already present.",
+        security: ADMIN,
+        body: ImportBody,
+        response: { 200: ImportSummary, ...errorResponses(400, 401, 413, 415) },
+      },
+      onRequest,
+      bodyLimit: 8 * 1024 * 1024,
+    },
+    async (req) => importAnswer(await importValues(ctx.service, req.body.records, who(req))),
+  );
+
+  r.get(
+    "/v1/licenses/:key",
+    {
+      schema: {
+        tags: [TAGS.licenses],
+        summary: "Read one license",
+        security: ADMIN,
+        params: KeyParams,
+        response: { 200: licenseResponse("the license"), ...errorResponses(401, 404) },
+      },
+      onRequest,
+    },
+    async (req) => getLicense(ctx.service, req.params.key),
+  );
+
+  r.get(
     "/v1/licenses/:key/blob",
-    { schema: { params: keyParams }, onRequest },
+    {
+      schema: {
+        tags: [TAGS.licenses],
+        summary: "Re-deliver a license's blob",
+        description: "The stored blob exactly as issued (never re-signed).",
+        security: ADMIN,
+        params: KeyParams,
+        response: { 200: plainText("the DTLIC2 blob"), ...errorResponses(401, 404) },
+      },
+      onRequest,
+    },
     async (req, reply) => {
-      const found = await getLicense(ctx.service, (req.params as { key: string }).key);
+      const found = await getLicense(ctx.service, req.params.key);
       return reply.type("text/plain; charset=utf-8").send(found.blob);
     },
   );
 
-  app.get(
+  r.get(
     "/v1/licenses/:key/events",
-    { schema: { params: keyParams }, onRequest },
-    async (req) => ({
-      events: await getLicenseEvents(ctx.service, (req.params as { key: string }).key),
-    }),
+    {
+      schema: {
+        tags: [TAGS.licenses],
+        summary: "A license's audit trail",
+        security: ADMIN,
+        params: KeyParams,
+        response: { 200: LicenseEvents, ...errorResponses(401, 404) },
+      },
+      onRequest,
+    },
+    async (req) => ({ events: await getLicenseEvents(ctx.service, req.params.key) }),
   );
 
+  const CHANGES = {
+    revoke: "Revoke a license (final)",
+    suspend: "Suspend a license",
+    reinstate: "Reinstate a suspended license",
+  } as const;
   for (const action of ["revoke", "suspend", "reinstate"] as const) {
-    app.post(`/v1/licenses/:key/${action}`, { schema: reasonSchema, onRequest }, async (req) => {
-      const { key } = req.params as { key: string };
-      const { reason } = req.body as { reason: string };
-      return changeLicenseStatus(ctx.service, key, action, reason.trim() || reason, who(req));
-    });
+    r.post(
+      `/v1/licenses/:key/${action}`,
+      {
+        schema: {
+          tags: [TAGS.licenses],
+          summary: CHANGES[action],
+          security: ADMIN,
+          params: KeyParams,
+          body: ReasonBody,
+          response: {
+            200: licenseResponse("the changed license"),
+            ...errorResponses(400, 401, 404, 409, 413, 415),
+          },
+        },
+        onRequest,
+      },
+      async (req) => {
+        const { reason } = req.body;
+        return changeLicenseStatus(
+          ctx.service,
+          req.params.key,
+          action,
+          reason.trim() || reason,
+          who(req),
+        );
+      },
+    );
   }
 
   // Every field is optional, so no body (or an empty one) is the same as `{}`: one year.
-  app.post(
+  r.post(
     "/v1/licenses/:key/renew",
-    { schema: renewSchema, onRequest, config: { emptyBodyIsObject: true } },
+    {
+      schema: {
+        tags: [TAGS.licenses],
+        summary: "Renew a license",
+        description:
+          "A new license for the same buyer and tier, running from the later of now and the old expiry; the old one is marked superseded. Honours Idempotency-Key.",
+        security: ADMIN,
+        headers: IdempotencyHeaders,
+        params: KeyParams,
+        body: RenewBody,
+        response: {
+          201: licenseResponse("the new license; the old one now has superseded_by"),
+          ...errorResponses(400, 401, 404, 409, 413, 415, 503),
+        },
+      },
+      onRequest,
+      config: { emptyBodyIsObject: true },
+    },
     async (req, reply) => {
-      const { key } = req.params as { key: string };
-      const { years } = req.body as { years?: number };
-      return send(
-        reply,
-        await renewLicense(ctx.service, key, years ?? 1, who(req), idempotency(req)),
+      const o = await renewLicense(
+        ctx.service,
+        req.params.key,
+        req.body.years ?? 1,
+        who(req),
+        idempotency(req, req.headers["idempotency-key"]),
       );
+      replayed(reply, o);
+      return reply.code(o.status).send(o.body);
     },
   );
 }

@@ -3,22 +3,15 @@
  * what state is its license in on the server? Every outcome is a 200 with a
  * stable code; only a malformed request is an error. Rate-limited per client.
  */
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { LicenseError } from "../core/errors.js";
 import { verifyLicense } from "../service/licenses.js";
 import type { ServerContext } from "./context.js";
-import { sendError } from "./errors.js";
+import { ApiError, sendError } from "./errors.js";
+import { TAGS } from "./openapi.js";
+import { VerifyAnswer, VerifyBody, errorResponses } from "./schemas.js";
 
 export { VERIFY_CODES } from "../service/licenses.js";
-
-const schema = {
-  body: {
-    type: "object",
-    additionalProperties: false,
-    required: ["blob"],
-    properties: { blob: { type: "string", maxLength: 65_536 } },
-  },
-} as const;
 
 export function registerVerifyRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const limit = async (req: FastifyRequest, reply: FastifyReply) => {
@@ -26,7 +19,7 @@ export function registerVerifyRoutes(app: FastifyInstance, ctx: ServerContext): 
     if (wait > 0) {
       return sendError(
         reply,
-        new LicenseError(
+        new ApiError(
           "RATE_LIMITED",
           `too many verify requests from this address; retry in ${wait} s`,
         ),
@@ -35,7 +28,20 @@ export function registerVerifyRoutes(app: FastifyInstance, ctx: ServerContext): 
     }
   };
 
-  app.post("/v1/licenses/verify", { schema, onRequest: limit }, async (req) =>
-    verifyLicense(ctx.service, (req.body as { blob: string }).blob),
+  app.withTypeProvider<TypeBoxTypeProvider>().post(
+    "/v1/licenses/verify",
+    {
+      schema: {
+        tags: [TAGS.verify],
+        summary: "Verify a license blob",
+        description:
+          "No auth; rate-limited per client address. Every outcome of a well-formed request is a 200 " +
+          "whose `code` says it: VALID, EXPIRED, SUSPENDED, REVOKED, UNKNOWN, or why the blob is not genuine.",
+        body: VerifyBody,
+        response: { 200: VerifyAnswer, ...errorResponses(400, 413, 415, 429, 503) },
+      },
+      onRequest: limit,
+    },
+    async (req) => verifyLicense(ctx.service, req.body.blob),
   );
 }

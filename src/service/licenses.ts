@@ -32,7 +32,12 @@ import {
 } from "../store/licenses.js";
 import type { ServiceContext } from "./context.js";
 
-export { LICENSE_STATES, LICENSE_STATUSES } from "../store/licenses.js";
+export {
+  EVENT_ACTIONS,
+  LICENSE_SOURCES,
+  LICENSE_STATES,
+  LICENSE_STATUSES,
+} from "../store/licenses.js";
 export type {
   Actor,
   LicenseCounts,

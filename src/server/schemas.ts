@@ -1,0 +1,390 @@
+/**
+ * The API's request and response schemas, defined once: each gives a route its
+ * validation, its TypeScript types (through the type provider), its response
+ * serialization and its part of the OpenAPI document (`GET /openapi.json`).
+ * The response schemas are checked at compile time against the service's
+ * types (the assertions at the end), so the two cannot drift apart.
+ */
+import Type, { type Static, type TSchema } from "typebox";
+import { ERROR_CODES, isApiErrorCode, type ErrorCode } from "../core/errors.js";
+import { TIERS } from "../core/catalogue.js";
+import type * as health from "../service/health.js";
+import type * as imports from "../service/imports.js";
+import type * as licenses from "../service/licenses.js";
+import type * as tokens from "../service/tokens.js";
+import {
+  EVENT_ACTIONS,
+  LICENSE_SOURCES,
+  LICENSE_STATES,
+  LICENSE_STATUSES,
+} from "../service/licenses.js";
+
+/** Most records one import request may carry. */
+export const IMPORT_BATCH_MAX = 1000;
+
+// ---------------------------------------------------------------- building blocks
+
+const text = (maxLength: number, description?: string) =>
+  Type.String({ maxLength, ...(description ? { description } : {}) });
+
+/** A string or null, as one JSON Schema type list (OpenAPI 3.1; serialized without a branch test). */
+const NullableString = (description?: string) =>
+  Type.Unsafe<string | null>({ type: ["string", "null"], ...(description ? { description } : {}) });
+
+/** A string enum; `type` first, so a value of another type is refused as a wrong type. */
+const StringEnum = <const V extends string[]>(values: readonly [...V], description?: string) =>
+  Type.Enum(values, { type: "string", ...(description ? { description } : {}) });
+
+const Tier = StringEnum(TIERS, "the license's tier");
+const Time = (description: string) => Type.String({ description });
+
+// ---------------------------------------------------------------- errors
+
+/** The codes an HTTP response can carry, for the error body's documented enum. */
+const API_ERROR_CODES = Object.keys(ERROR_CODES).filter(isApiErrorCode);
+
+/** Every error response: `{ "error": { "code", "message", "request_id" } }`. */
+export const ErrorBody = Type.Object(
+  {
+    error: Type.Object(
+      {
+        code: StringEnum(API_ERROR_CODES, "a stable code (docs/API.md says what each means)"),
+        message: Type.String({ description: "for people: what was wrong and what to do" }),
+        request_id: Type.String({ description: "the response's X-Request-Id" }),
+      },
+      { additionalProperties: false },
+    ),
+  },
+  { $id: "Error", additionalProperties: false, description: "an error" },
+);
+
+/**
+ * A reference to a shared schema (one the app adds with `addSchema`, so it is
+ * defined once in the document's components), typed as the schema itself.
+ */
+function ref<T extends TSchema>(schema: T, description?: string) {
+  if (!("$id" in schema) || typeof schema.$id !== "string") {
+    throw new Error("a shared schema needs an $id");
+  }
+  return Type.Unsafe<Static<T>>({
+    $ref: `${schema.$id}#`,
+    ...(description ? { description } : {}),
+  });
+}
+
+const errorBody = (description: string) => ref(ErrorBody, description);
+
+const ERROR_RESPONSES = {
+  400: errorBody("bad input: REQUEST_INVALID, or the code of the field's own check"),
+  401: errorBody("AUTH_MISSING or AUTH_INVALID: no valid admin token"),
+  404: errorBody("NOT_FOUND: nothing with that key, id or name"),
+  409: errorBody("the request conflicts with what is stored (the code says how)"),
+  413: errorBody("REQUEST_TOO_LARGE: the body is over the limit"),
+  415: errorBody("MEDIA_TYPE_UNSUPPORTED: the body is not application/json"),
+  429: errorBody("RATE_LIMITED: retry after the Retry-After header's seconds"),
+  503: errorBody("KEY_MISSING, DATABASE_UNAVAILABLE or SCHEMA_OUTDATED: retry later"),
+  "5xx": errorBody("INTERNAL: a server fault, logged under the request_id"),
+} as const;
+
+/**
+ * The error responses of a route, by status (every route may also answer 5xx).
+ *
+ * @example
+ * ```ts
+ * response: { 200: licenseResponse("the license"), ...errorResponses(401, 404) }
+ * ```
+ */
+export function errorResponses<const S extends keyof typeof ERROR_RESPONSES>(
+  ...statuses: S[]
+): Pick<typeof ERROR_RESPONSES, S | "5xx"> {
+  const picked: Partial<Record<keyof typeof ERROR_RESPONSES, unknown>> = {
+    "5xx": ERROR_RESPONSES["5xx"],
+  };
+  for (const s of statuses) picked[s] = ERROR_RESPONSES[s];
+  return picked as Pick<typeof ERROR_RESPONSES, S | "5xx">;
+}
+
+// ---------------------------------------------------------------- licenses
+
+/** A stored license, as every license endpoint returns it (shared: `$ref` License). */
+export const License = Type.Object(
+  {
+    license_key: Type.String(),
+    name: Type.String({ description: "the buyer's name" }),
+    email: Type.String({ description: "the buyer's e-mail address" }),
+    tier: Tier,
+    issued_at: Time("RFC 3339 UTC to the second, as signed"),
+    expires_at: Time("RFC 3339 UTC to the second, as signed"),
+    kid: Type.String({ description: "the id of the key that signed the blob" }),
+    blob: Type.String({ description: "the signed DTLIC2 license, exactly as issued" }),
+    status: StringEnum(LICENSE_STATUSES, "what is stored; expired is active past expires_at"),
+    status_reason: NullableString("the reason given for the last status change"),
+    supersedes: NullableString("the license key this one renewed"),
+    superseded_by: NullableString("the license key that renewed this one"),
+    source: StringEnum(LICENSE_SOURCES),
+    created_at: Time("ISO 8601 UTC with milliseconds"),
+    updated_at: Time("ISO 8601 UTC with milliseconds"),
+  },
+  { $id: "License", additionalProperties: false, description: "a license" },
+);
+
+/** A license as a response, described. */
+export const licenseResponse = (description: string) => ref(License, description);
+
+/** `POST /v1/licenses`. */
+export const IssueBody = Type.Object(
+  {
+    name: text(1000, "the buyer's name"),
+    email: text(1000, "the buyer's e-mail address"),
+    tier: Tier,
+    years: Type.Optional(Type.Integer({ description: "whole number 1-100; default 1" })),
+    license_key: Type.Optional(
+      text(1000, "3-64 of A-Z a-z 0-9 - _; default a new DT1-<TIER>-xxxxxxxx-xxxxxxxx"),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+/** The list endpoint's query. Numbers stay text: nothing is coerced, and the route parses them. */
+export const ListQuery = Type.Object(
+  {
+    email: Type.Optional(text(1000, "the buyer's e-mail, compared ignoring case")),
+    tier: Type.Optional(Tier),
+    state: Type.Optional(StringEnum(LICENSE_STATES, "the state now (expired is derived)")),
+    expiring_within_days: Type.Optional(
+      text(20, "active licenses that expire within this many days, 0-36500"),
+    ),
+    q: Type.Optional(text(200, "text that name, e-mail or license key contains")),
+    limit: Type.Optional(text(20, "page size, 1-200; default 50")),
+    cursor: Type.Optional(text(100, "the next_cursor of the previous page")),
+  },
+  { additionalProperties: false },
+);
+
+export const LicensePage = Type.Object(
+  {
+    licenses: Type.Array(ref(License)),
+    next_cursor: NullableString("pass as cursor for the next page; null on the last page"),
+  },
+  { additionalProperties: false, description: "one page of licenses, newest first" },
+);
+
+export const KeyParams = Type.Object({ key: text(4096, "the license key") });
+
+/** Suspend, reinstate and revoke. */
+export const ReasonBody = Type.Object(
+  { reason: Type.String({ minLength: 1, maxLength: 500, description: "recorded in the event" }) },
+  { additionalProperties: false },
+);
+
+/** Renew; every field optional, so no body at all is `{}`. */
+export const RenewBody = Type.Object(
+  { years: Type.Optional(Type.Integer({ description: "whole number 1-100; default 1" })) },
+  { additionalProperties: false },
+);
+
+/** The Idempotency-Key header (its form is checked by the route, which names it in the error). */
+export const IdempotencyHeaders = Type.Object({
+  "idempotency-key": Type.Optional(
+    Type.String({
+      description:
+        "1-200 printable ASCII characters without spaces; a repeat with the same body gets the first answer",
+    }),
+  ),
+});
+
+const Snapshot = Type.Object(
+  {
+    status: StringEnum(LICENSE_STATUSES),
+    status_reason: NullableString(),
+    tier: Tier,
+    expires_at: Type.String(),
+    supersedes: NullableString(),
+    superseded_by: NullableString(),
+  },
+  { additionalProperties: false },
+);
+
+const LicenseEvent = Type.Object(
+  {
+    id: Type.Integer(),
+    license_key: Type.String(),
+    action: StringEnum(EVENT_ACTIONS),
+    actor: Type.String({ description: "the admin token's name, or the command that acted" }),
+    reason: NullableString(),
+    request_id: NullableString(),
+    before: Type.Union([Snapshot, Type.Null()]),
+    after: Type.Union([Snapshot, Type.Null()]),
+    at: Time("ISO 8601 UTC with milliseconds"),
+  },
+  { additionalProperties: false },
+);
+
+export const LicenseEvents = Type.Object(
+  { events: Type.Array(LicenseEvent) },
+  { additionalProperties: false, description: "the audit trail, oldest first" },
+);
+
+export const LicenseCounts = Type.Object(
+  {
+    total: Type.Integer(),
+    by_tier: Type.Record(Tier, Type.Integer()),
+    by_state: Type.Record(StringEnum(LICENSE_STATES), Type.Integer()),
+  },
+  { additionalProperties: false, description: "licenses by tier and by state, now" },
+);
+
+export const ImportBody = Type.Object(
+  {
+    records: Type.Array(
+      Type.Unsafe<Record<string, unknown>>({
+        type: "object",
+        description: "an issuance-log record (docs/ADMIN.md)",
+      }),
+      { maxItems: IMPORT_BATCH_MAX },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const ImportSummary = Type.Object(
+  {
+    imported: Type.Integer(),
+    already_present: Type.Integer(),
+    rejected: Type.Array(
+      Type.Object(
+        {
+          index: Type.Integer({ description: "0-based, into records" }),
+          code: Type.Unsafe<ErrorCode>({ type: "string", description: "why, as a stable code" }),
+          reason: Type.String(),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false, description: "what the import did" },
+);
+
+// ---------------------------------------------------------------- verify
+
+export const VerifyBody = Type.Object(
+  { blob: Type.String({ maxLength: 65_536, description: "a DTLIC2:… blob" }) },
+  { additionalProperties: false },
+);
+
+const VERIFY_STATES = ["active", "expired", "suspended", "revoked", "unknown"] as const;
+
+export const VerifyAnswer = Type.Union(
+  [
+    Type.Object(
+      {
+        genuine: Type.Literal(false),
+        state: Type.Literal("unknown"),
+        code: Type.String({ description: "why the blob is not genuine (a blob-reading code)" }),
+        message: Type.String(),
+      },
+      { additionalProperties: false },
+    ),
+    Type.Object(
+      {
+        genuine: Type.Literal(true),
+        license_key: Type.String(),
+        expires_at: Time("the blob's own expiry"),
+        current: Type.Optional(
+          Type.Boolean({ description: "the key's current blob (false: an earlier one)" }),
+        ),
+        superseded_by: Type.Optional(NullableString()),
+        state: StringEnum(VERIFY_STATES),
+        code: StringEnum(["VALID", "EXPIRED", "SUSPENDED", "REVOKED", "UNKNOWN"] as const),
+        message: Type.String(),
+      },
+      { additionalProperties: false },
+    ),
+  ],
+  { description: "every outcome of a well-formed request" },
+);
+
+// ---------------------------------------------------------------- tokens
+
+export const TokenBody = Type.Object(
+  { name: Type.String({ maxLength: 200, description: "1-64 letters, digits, spaces or ._@-" }) },
+  { additionalProperties: false },
+);
+
+export const TokenParams = Type.Object({ id: text(200, "the token's id or name") });
+
+const tokenFields = {
+  id: Type.Integer(),
+  name: Type.String(),
+  created_by: Type.String(),
+  created_at: Time("ISO 8601 UTC with milliseconds"),
+  last_used_at: NullableString("updated at most once a minute"),
+  revoked_at: NullableString(),
+};
+
+export const AdminToken = Type.Object(tokenFields, {
+  additionalProperties: false,
+  description: "an admin token's record (never the token)",
+});
+
+export const CreatedToken = Type.Object(
+  { ...tokenFields, token: Type.String({ description: "the token, shown in this response only" }) },
+  { additionalProperties: false, description: "the new token's record and the token" },
+);
+
+export const TokenList = Type.Object(
+  { tokens: Type.Array(AdminToken) },
+  { additionalProperties: false },
+);
+
+// ---------------------------------------------------------------- health
+
+export const Health = Type.Object(
+  { status: Type.Literal("ok") },
+  { additionalProperties: false, description: "the process runs" },
+);
+
+export const Readiness = Type.Object(
+  {
+    status: Type.Literal("ready"),
+    schema_version: Type.Integer(),
+    database: StringEnum(["postgres", "pglite"] as const),
+  },
+  { additionalProperties: false, description: "the database answers and is migrated" },
+);
+
+/** Plain-text responses (the blob, the metrics), documented by content type. */
+export const plainText = (description: string) => ({
+  description,
+  content: { "text/plain": { schema: Type.String() } },
+});
+
+/** The schemas the app adds once (`addSchema`) and the others refer to by `$id`. */
+export const SHARED_SCHEMAS = [ErrorBody, License];
+
+// ---------------------------------------------------------------- compile-time checks
+
+/** True when A and B are assignable to each other (readonly aside). */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+type Assert<T extends true> = T;
+
+// Each response schema says exactly what the service returns: a field added to,
+// removed from or retyped in either one fails to compile here.
+export type SchemaChecks = [
+  Assert<Same<Static<typeof License>, licenses.LicenseRecord>>,
+  Assert<Same<Static<typeof LicenseEvent>, licenses.LicenseEvent>>,
+  Assert<Same<Static<typeof LicenseCounts>, licenses.LicenseCounts>>,
+  Assert<Same<Static<typeof VerifyAnswer>, licenses.VerifyAnswer>>,
+  Assert<Same<Static<typeof AdminToken>, tokens.AdminToken>>,
+  Assert<Same<Static<typeof CreatedToken>, tokens.CreatedToken>>,
+  Assert<Same<Static<typeof Readiness>, health.Readiness>>,
+  // The import answer is the service's summary with each rejection's line as a 0-based index.
+  Assert<
+    Same<
+      Static<typeof ImportSummary>,
+      Omit<imports.ImportSummary, "rejected"> & {
+        rejected: (Omit<imports.Rejection, "line"> & { index: number })[];
+      }
+    >
+  >,
+];
