@@ -7,7 +7,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Command } from "commander";
-import { ERROR_CODES, LicenseError, type ErrorCode } from "../core/errors.js";
+import { LicenseError, isApiErrorCode } from "../core/errors.js";
 import { ADMIN_TOKEN_FILE, runningServer, SERVER_FILE } from "../config/data-dir.js";
 import { readSecretFile } from "../config/secret-file.js";
 import { loadDatabaseConfig } from "../config/server.js";
@@ -160,7 +160,8 @@ export async function callApi<T>(
   }
   if (!res.ok) {
     const e = (parsed as { error?: { code?: string; message?: string } } | undefined)?.error;
-    const code = (e?.code && e.code in ERROR_CODES ? e.code : "INTERNAL") as ErrorCode;
+    // Only a code an API answer can carry is taken as the server's; anything else is INTERNAL.
+    const code = e?.code !== undefined && isApiErrorCode(e.code) ? e.code : "INTERNAL";
     throw new LicenseError(
       code,
       `the server answered ${res.status}: ${e?.message ?? text.slice(0, 200)}`,
