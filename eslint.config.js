@@ -1,6 +1,7 @@
 // Lint configuration: typescript-eslint's recommended rules over sources, tests and scripts.
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
+import layout from "./eslint/layers.js";
 
 export default tseslint.config(
   { ignores: ["dist/**", "node_modules/**", "coverage/**"] },
@@ -21,7 +22,9 @@ export default tseslint.config(
         TextDecoder: "readonly",
       },
     },
+    plugins: { layout },
     rules: {
+      "layout/layers": "error",
       "@typescript-eslint/consistent-type-imports": "error",
       "@typescript-eslint/no-unused-vars": [
         "error",

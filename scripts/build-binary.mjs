@@ -32,7 +32,7 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 // The fuse Node's own build leaves in its binary for postject to flip (Node's SEA docs).
 const SEA_FUSE = "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2";
 // The command groups the binary keeps; every other group program.ts registers is stubbed out.
-const BUYER_MODULES = new Set(["./license.js", "./context.js"]);
+const BUYER_MODULES = new Set(["./commands/license.js", "./context.js", "./buyer.js"]);
 
 function fail(message) {
   process.stderr.write(`build-binary: ${message}\n`);
@@ -107,7 +107,7 @@ const kidOf = (hex) =>
 const buyerOnly = {
   name: "buyer-only",
   setup(b) {
-    b.onResolve({ filter: /^\.\/[\w-]+\.js$/ }, (args) => {
+    b.onResolve({ filter: /^\.\/(commands\/)?[\w-]+\.js$/ }, (args) => {
       if (!args.importer.endsWith(join("src", "cli", "program.ts"))) return undefined;
       if (BUYER_MODULES.has(args.path)) return undefined;
       return {

@@ -7,7 +7,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const LAZY_GROUPS = ["serve", "db", "admin", "import", "keys-cmd", "doctor"];
+const LAZY_GROUPS = ["serve", "db", "admin", "import", "keys", "doctor"];
 
 await build({
   stdin: {
@@ -31,7 +31,7 @@ await build({
     "@electric-sql/pglite",
     "fastify",
     "proper-lockfile",
-    ...LAZY_GROUPS.map((g) => `./${g}.js`),
+    ...LAZY_GROUPS.map((g) => `./commands/${g}.js`),
   ],
   logLevel: "warning",
 });

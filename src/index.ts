@@ -32,6 +32,8 @@ export {
   MAX_EMAIL_LENGTH,
   MAX_NAME_LENGTH,
   MAX_YEARS,
+  PAYLOAD_FIELDS,
+  RECORD_FIELDS,
   addYears,
   daysLeft,
   formatTime,
@@ -39,13 +41,14 @@ export {
   normalizeIdentity,
   parseTime,
   sameIdentity,
+  signedFields,
   validateEmail,
   validateLicenseKey,
   validateName,
   validateTier,
   validateYears,
 } from "./core/index.js";
-export type { LicensePayload } from "./core/index.js";
+export type { LicensePayload, SignedFields } from "./core/index.js";
 export {
   BLOB_PREFIX,
   MAX_BLOB_LENGTH,
@@ -55,6 +58,7 @@ export {
   b64uEncode,
   encodeBlob,
   normalizeBlobText,
+  unverifiedKid,
   verifyBlob,
 } from "./core/index.js";
 export type { VerifiedLicense } from "./core/index.js";

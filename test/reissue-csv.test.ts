@@ -3,7 +3,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { renderReissued, type ReissuedLicense } from "../src/cli/keys-cmd.js";
+import { renderBuyerList as renderReissued, type ReissuedLicense } from "../src/service/reissue.js";
 import { encodeBlob, generateKeypair, importSigner, mintLicense } from "../src/core/index.js";
 import { runInProcess, tempHome } from "./helpers/cli.js";
 

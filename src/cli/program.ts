@@ -7,7 +7,7 @@
 import { Command, CommanderError } from "commander";
 import { LicenseError } from "../core/errors.js";
 import type { CliContext } from "./context.js";
-import { assertCliProductionSafe, isPackagedCli } from "./license.js";
+import { assertCliProductionSafe, isPackagedCli } from "./buyer.js";
 
 /** A command group's registration function (each lives in its own file). */
 type Register = (program: Command, ctx: CliContext, wrap: Wrap) => void;
@@ -18,19 +18,25 @@ type Register = (program: Command, ctx: CliContext, wrap: Wrap) => void;
  * status` never loads the issuer, the server or their dependencies.
  */
 const GROUPS: readonly { commands: readonly string[]; load: () => Promise<Register> }[] = [
-  { commands: ["keypair"], load: async () => (await import("./keypair.js")).registerKeypair },
-  { commands: ["mint"], load: async () => (await import("./mint.js")).registerMint },
-  { commands: ["issued"], load: async () => (await import("./issued.js")).registerIssued },
+  {
+    commands: ["keypair"],
+    load: async () => (await import("./commands/keypair.js")).registerKeypair,
+  },
+  { commands: ["mint"], load: async () => (await import("./commands/mint.js")).registerMint },
+  { commands: ["issued"], load: async () => (await import("./commands/issued.js")).registerIssued },
   {
     commands: ["activate", "status", "renew", "deactivate"],
-    load: async () => (await import("./license.js")).registerLicense,
+    load: async () => (await import("./commands/license.js")).registerLicense,
   },
-  { commands: ["serve"], load: async () => (await import("./serve.js")).registerServe },
-  { commands: ["db"], load: async () => (await import("./db.js")).registerDb },
-  { commands: ["admin"], load: async () => (await import("./admin.js")).registerAdmin },
-  { commands: ["import"], load: async () => (await import("./import.js")).registerImport },
-  { commands: ["keys"], load: async () => (await import("./keys-cmd.js")).registerKeysCommands },
-  { commands: ["doctor"], load: async () => (await import("./doctor.js")).registerDoctor },
+  { commands: ["serve"], load: async () => (await import("./commands/serve.js")).registerServe },
+  { commands: ["db"], load: async () => (await import("./commands/db.js")).registerDb },
+  { commands: ["admin"], load: async () => (await import("./commands/admin.js")).registerAdmin },
+  { commands: ["import"], load: async () => (await import("./commands/import.js")).registerImport },
+  {
+    commands: ["keys"],
+    load: async () => (await import("./commands/keys.js")).registerKeysCommands,
+  },
+  { commands: ["doctor"], load: async () => (await import("./commands/doctor.js")).registerDoctor },
 ];
 
 /** Exit statuses. Commands may return their own (see `status`). */

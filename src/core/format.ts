@@ -6,7 +6,7 @@
  */
 import { LicenseError, type ErrorCode } from "./errors.js";
 import { isTier } from "./catalogue.js";
-import { parseTime, type LicensePayload } from "./license.js";
+import { parseTime, signedFields, type LicensePayload, type SignedFields } from "./license.js";
 import { verifySignature, type KeyRing, type Signer } from "./keys.js";
 
 /** The prefix of every version-2 blob; it is part of the signed bytes. */
@@ -82,16 +82,7 @@ export function encodeBlob(payload: LicensePayload, signer: Signer): string {
   if (payload.kid !== signer.kid) {
     throw new LicenseError("KEY_MISMATCH", "the payload's kid is not the signer's key id");
   }
-  const json = JSON.stringify({
-    v: payload.v,
-    kid: payload.kid,
-    license_key: payload.license_key,
-    name: payload.name,
-    email: payload.email,
-    tier: payload.tier,
-    issued_at: payload.issued_at,
-    expires_at: payload.expires_at,
-  });
+  const json = JSON.stringify({ v: payload.v, ...signedFields(payload) });
   const signingInput = BLOB_PREFIX + b64uEncode(Buffer.from(json, "utf8"));
   const signature = signer.sign(Buffer.from(signingInput, "ascii"));
   return `${signingInput}.${b64uEncode(signature)}`;
@@ -171,6 +162,53 @@ function decodePart(text: string, what: string): Buffer {
  * ```
  */
 export function verifyBlob(text: string, ring: KeyRing): VerifiedLicense {
+  const { blob, signingInput, signature, fields: p } = decodeBlob(text);
+  const kid = p.kid as string;
+  const key = ring.get(kid);
+  if (!key) {
+    throw new LicenseError(
+      "KEY_UNKNOWN",
+      `the license was signed by key ${kid}, which this build does not trust`,
+    );
+  }
+  if (!verifySignature(key, Buffer.from(signingInput, "ascii"), signature)) {
+    throw new LicenseError(
+      "SIGNATURE_INVALID",
+      "the signature does not match: the license was altered or not issued by the vendor",
+    );
+  }
+  return { blob, payload: checkFields(p) };
+}
+
+/**
+ * The key id a blob names, read without checking its signature (the key may be
+ * gone, as after a key loss), or undefined when the text is not a well-formed
+ * blob. Never trust anything else of an unverified blob.
+ *
+ * @example
+ * ```ts
+ * unverifiedKid(record.blob) === signer.kid; // already signed by the current key?
+ * ```
+ */
+export function unverifiedKid(text: string): string | undefined {
+  try {
+    return decodeBlob(text).fields.kid as string;
+  } catch (err) {
+    if (err instanceof LicenseError) return undefined;
+    throw err;
+  }
+}
+
+interface DecodedBlob {
+  readonly blob: string;
+  readonly signingInput: string;
+  readonly signature: Buffer;
+  /** The payload's JSON object, with `v` 2 and a well-formed `kid` checked; nothing else yet. */
+  readonly fields: Record<string, unknown>;
+}
+
+/** Every check before the signature, in the order {@link verifyBlob} documents. */
+function decodeBlob(text: string): DecodedBlob {
   const blob = normalizeBlobText(text);
   const dot = blob.indexOf(".");
   if (dot < 0 || dot !== blob.lastIndexOf(".")) {
@@ -207,20 +245,7 @@ export function verifyBlob(text: string, ring: KeyRing): VerifiedLicense {
   if (typeof p.kid !== "string" || !KID.test(p.kid)) {
     throw damaged("PAYLOAD_FIELD", "kid must be 16 lower-case hex characters");
   }
-  const key = ring.get(p.kid);
-  if (!key) {
-    throw new LicenseError(
-      "KEY_UNKNOWN",
-      `the license was signed by key ${p.kid}, which this build does not trust`,
-    );
-  }
-  if (!verifySignature(key, Buffer.from(signingInput, "ascii"), signature)) {
-    throw new LicenseError(
-      "SIGNATURE_INVALID",
-      "the signature does not match: the license was altered or not issued by the vendor",
-    );
-  }
-  return { blob, payload: checkFields(p) };
+  return { blob, signingInput, signature, fields: p };
 }
 
 function checkFields(p: Record<string, unknown>): LicensePayload {
@@ -242,14 +267,5 @@ function checkFields(p: Record<string, unknown>): LicensePayload {
       field(name, "must be an RFC 3339 UTC time to the second, like 2026-05-13T22:10:27Z");
     }
   }
-  return {
-    v: 2,
-    kid: p.kid as string,
-    license_key: p.license_key as string,
-    name: p.name as string,
-    email: p.email as string,
-    tier: p.tier as LicensePayload["tier"],
-    issued_at: p.issued_at as string,
-    expires_at: p.expires_at as string,
-  };
+  return { v: 2, ...signedFields(p as unknown as SignedFields) };
 }

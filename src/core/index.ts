@@ -28,6 +28,8 @@ export {
   MAX_EMAIL_LENGTH,
   MAX_NAME_LENGTH,
   MAX_YEARS,
+  PAYLOAD_FIELDS,
+  RECORD_FIELDS,
   addYears,
   daysLeft,
   formatTime,
@@ -35,13 +37,14 @@ export {
   normalizeIdentity,
   parseTime,
   sameIdentity,
+  signedFields,
   validateEmail,
   validateLicenseKey,
   validateName,
   validateTier,
   validateYears,
 } from "./license.js";
-export type { LicensePayload } from "./license.js";
+export type { LicensePayload, SignedFields } from "./license.js";
 export {
   BLOB_PREFIX,
   MAX_BLOB_LENGTH,
@@ -51,6 +54,7 @@ export {
   b64uEncode,
   encodeBlob,
   normalizeBlobText,
+  unverifiedKid,
   verifyBlob,
 } from "./format.js";
 export type { VerifiedLicense } from "./format.js";

@@ -19,6 +19,36 @@ export interface LicensePayload {
   readonly expires_at: string;
 }
 
+/**
+ * The payload's fields after `v`, in the order a blob writes them: the one list
+ * the writer, the reader, the issuance log and the server's records derive theirs from.
+ */
+export const PAYLOAD_FIELDS = [
+  "kid",
+  "license_key",
+  "name",
+  "email",
+  "tier",
+  "issued_at",
+  "expires_at",
+] as const satisfies readonly (keyof LicensePayload)[];
+
+/** The signed fields as records keep them beside the blob (the payload without `v`). */
+export type SignedFields = Pick<LicensePayload, (typeof PAYLOAD_FIELDS)[number]>;
+
+/**
+ * The signed fields an issuance-log line repeats beside its blob (all but `kid`,
+ * which only the blob carries; docs/ADMIN.md's record format).
+ */
+export const RECORD_FIELDS = PAYLOAD_FIELDS.filter(
+  (f): f is Exclude<(typeof PAYLOAD_FIELDS)[number], "kid"> => f !== "kid",
+);
+
+/** The signed fields of `payload`, without `v`. */
+export function signedFields(payload: SignedFields): SignedFields {
+  return Object.fromEntries(PAYLOAD_FIELDS.map((f) => [f, payload[f]])) as unknown as SignedFields;
+}
+
 /** Longest accepted buyer name, in characters. */
 export const MAX_NAME_LENGTH = 200;
 /** Longest accepted e-mail address (RFC 5321's path limit). */

@@ -1,22 +1,14 @@
 /** Minting a license and recording it in the issuance log, as one step. */
 import { mintLicense, type MintInput, type MintedLicense } from "../core/mint.js";
 import type { Signer } from "../core/keys.js";
-import type { IssuanceLog, IssuanceRecord } from "./log.js";
+import { pick, type IssuanceLog, type IssuanceRecord } from "./log.js";
 
 // The key rule belongs to the log, which applies it under its lock; kept importable from here.
 export { assertKeyFree } from "./log.js";
 
 /** The log line for a minted license. */
 export function toRecord({ payload, blob }: MintedLicense): IssuanceRecord {
-  return {
-    license_key: payload.license_key,
-    name: payload.name,
-    email: payload.email,
-    tier: payload.tier,
-    issued_at: payload.issued_at,
-    expires_at: payload.expires_at,
-    blob,
-  };
+  return pick({ ...payload, blob });
 }
 
 /**

@@ -19,21 +19,18 @@ import {
 } from "node:fs";
 import { dirname, join } from "node:path";
 import { LicenseError } from "../core/errors.js";
-import { isTier, type Tier } from "../core/catalogue.js";
-import { parseTime, sameIdentity } from "../core/license.js";
+import { isTier } from "../core/catalogue.js";
+import { parseTime, RECORD_FIELDS, sameIdentity, type SignedFields } from "../core/license.js";
 import { ensurePrivateDir, fsyncDir } from "../config/fs-safe.js";
 import { acquireLock, describeHolder } from "../config/lock.js";
 
 /** One line of the log, exactly the fields ADMIN.md names. */
-export interface IssuanceRecord {
-  license_key: string;
-  name: string;
-  email: string;
-  tier: Tier;
-  issued_at: string;
-  expires_at: string;
-  blob: string;
-}
+export type IssuanceRecord = {
+  -readonly [K in (typeof RECORD_FIELDS)[number]]: SignedFields[K];
+} & { blob: string };
+
+/** A line's fields, in the order a line writes them (docs/ADMIN.md). */
+export const LINE_FIELDS = [...RECORD_FIELDS, "blob"] as const;
 
 /** A record with the line it was read from (1-based). */
 export interface LoggedRecord extends IssuanceRecord {
@@ -62,22 +59,30 @@ export function issuanceLogPath(env: Readonly<Record<string, string | undefined>
   return override && override !== "" ? override : join(home, ".datatools-creator", "issued.jsonl");
 }
 
-const FIELDS = ["license_key", "name", "email", "tier", "issued_at", "expires_at", "blob"] as const;
-
-/** Checks one parsed line; returns the reason it is not a record, or undefined. */
-function recordProblem(value: unknown): string | undefined {
+/**
+ * Checks one parsed line (or one record sent to the server's import): the
+ * record with exactly the log's fields, or the reason it is not one.
+ */
+export function readRecord(value: unknown): IssuanceRecord | { readonly problem: string } {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    return "not a JSON object";
+    return { problem: "not a JSON object" };
   }
   const r = value as Record<string, unknown>;
-  for (const f of FIELDS) {
-    if (typeof r[f] !== "string" || r[f] === "") return `field ${f} is missing or not text`;
+  for (const f of LINE_FIELDS) {
+    if (typeof r[f] !== "string" || r[f] === "") {
+      return { problem: `field ${f} is missing or not text` };
+    }
   }
-  if (!isTier(r.tier)) return `tier "${String(r.tier)}" is not lite, core or pro`;
+  if (!isTier(r.tier)) return { problem: `tier "${String(r.tier)}" is not lite, core or pro` };
   if (!parseTime(r.issued_at as string) || !parseTime(r.expires_at as string)) {
-    return "issued_at or expires_at is not an RFC 3339 UTC time";
+    return { problem: "issued_at or expires_at is not an RFC 3339 UTC time" };
   }
-  return undefined;
+  return pick(r as unknown as IssuanceRecord);
+}
+
+/** Exactly the log's fields of `r`, in the log's order. */
+export function pick(r: IssuanceRecord): IssuanceRecord {
+  return Object.fromEntries(LINE_FIELDS.map((f) => [f, r[f]])) as unknown as IssuanceRecord;
 }
 
 /**
@@ -104,22 +109,12 @@ export function parseLog(text: string): LogContents {
       });
       return;
     }
-    const why = recordProblem(value);
-    if (why) {
-      problems.push({ line: i + 1, torn, reason: why });
+    const record = readRecord(value);
+    if ("problem" in record) {
+      problems.push({ line: i + 1, torn, reason: record.problem });
       return;
     }
-    const r = value as Record<string, string>;
-    records.push({
-      line: i + 1,
-      license_key: r.license_key!,
-      name: r.name!,
-      email: r.email!,
-      tier: r.tier as Tier,
-      issued_at: r.issued_at!,
-      expires_at: r.expires_at!,
-      blob: r.blob!,
-    });
+    records.push({ line: i + 1, ...record });
   });
   return { records, problems };
 }
@@ -216,18 +211,6 @@ export class IssuanceLog {
       lock.release();
     }
   }
-}
-
-function pick(r: IssuanceRecord): IssuanceRecord {
-  return {
-    license_key: r.license_key,
-    name: r.name,
-    email: r.email,
-    tier: r.tier,
-    issued_at: r.issued_at,
-    expires_at: r.expires_at,
-    blob: r.blob,
-  };
 }
 
 /**

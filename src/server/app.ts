@@ -7,9 +7,7 @@ import { randomBytes } from "node:crypto";
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from "fastify";
 import { LicenseError } from "../core/errors.js";
 import type { KeyRing, Signer } from "../core/keys.js";
-import type { Database } from "../store/db.js";
-import { licenseInserter, licenseStateReader } from "../store/licenses.js";
-import { tokenAuthenticator } from "../store/tokens.js";
+import { createServiceContext, type Database } from "../service/context.js";
 import type { ServerContext } from "./context.js";
 import { installErrorBoundary, sendError } from "./errors.js";
 import { registerHealthRoutes } from "./health.js";
@@ -120,16 +118,18 @@ declare module "fastify" {
  * ```
  */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const metrics = new Metrics();
   const ctx: ServerContext = {
-    db: options.db,
-    signer: options.signer,
-    ring: options.ring,
-    now: options.now ?? (() => new Date()),
-    metrics: new Metrics(),
+    service: createServiceContext({
+      db: options.db,
+      signer: options.signer,
+      ring: options.ring,
+      ...(options.now ? { now: options.now } : {}),
+      events: { licensesWritten: (action, n) => metrics.inc("licenses", action, n) },
+      batching: true,
+    }),
+    metrics,
     verifyLimiter: new RateLimiter(options.verifyRateLimit ?? DEFAULT_VERIFY_RATE_LIMIT),
-    authenticate: tokenAuthenticator(options.db),
-    licenseState: licenseStateReader(options.db),
-    insertLicense: licenseInserter(options.db),
   };
   const logger: FastifyServerOptions["logger"] =
     options.logStream === false

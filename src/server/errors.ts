@@ -5,7 +5,7 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { ERROR_CODES, LicenseError, type ErrorCode } from "../core/errors.js";
-import { isConnectionError } from "../store/db.js";
+import { isConnectionError } from "../service/context.js";
 
 /** The HTTP status of each code the server answers with; any other LicenseError is a 400. */
 export const STATUS: Partial<Record<ErrorCode, number>> = {

@@ -2,26 +2,23 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { LicenseError } from "../core/errors.js";
 import { TIERS, type Tier } from "../core/catalogue.js";
-import { parseLog } from "../issuer/log.js";
-import { importRecords } from "../store/import.js";
+import { importValues } from "../service/imports.js";
 import {
   LICENSE_STATES,
+  changeLicenseStatus,
   countLicenses,
   getLicense,
-  listEvents,
+  getLicenseEvents,
+  issueLicense,
   listLicenses,
-  type LicenseStateFilter,
-} from "../store/licenses.js";
+  renewLicense,
+  type Idempotency,
+  type IssueInput,
+  type LicenseState,
+  type Outcome,
+} from "../service/licenses.js";
 import { requireAdmin } from "./auth.js";
 import type { ServerContext } from "./context.js";
-import {
-  changeStatus,
-  issue,
-  renew,
-  type Idempotency,
-  type IssueBody,
-  type Outcome,
-} from "./service.js";
 
 const text = (max: number) => ({ type: "string", maxLength: max }) as const;
 
@@ -143,7 +140,10 @@ export function registerLicenseRoutes(app: FastifyInstance, ctx: ServerContext):
   const who = (req: FastifyRequest) => ({ actor: req.actor, requestId: String(req.id) });
 
   app.post("/v1/licenses", { schema: issueSchema, onRequest }, async (req, reply) =>
-    send(reply, await issue(ctx, req.body as IssueBody, who(req), idempotency(req))),
+    send(
+      reply,
+      await issueLicense(ctx.service, req.body as IssueInput, who(req), idempotency(req)),
+    ),
   );
 
   app.get("/v1/licenses", { schema: listSchema, onRequest }, async (req) => {
@@ -162,91 +162,77 @@ export function registerLicenseRoutes(app: FastifyInstance, ctx: ServerContext):
       );
     }
     const limit = q.limit === undefined ? 50 : wholeNumber(q.limit, "limit", 1, 200);
-    const page = await listLicenses(
-      ctx.db,
-      {
-        limit,
-        ...(q.email !== undefined ? { email: q.email } : {}),
-        ...(tier !== undefined ? { tier: tier as Tier } : {}),
-        ...(q.state !== undefined ? { state: q.state as LicenseStateFilter } : {}),
-        ...(q.expiring_within_days !== undefined
-          ? {
-              expiringWithinDays: wholeNumber(
-                q.expiring_within_days,
-                "expiring_within_days",
-                0,
-                36_500,
-              ),
-            }
-          : {}),
-        ...(q.q !== undefined ? { search: q.q } : {}),
-        ...(q.cursor !== undefined ? { after: decodeCursor(q.cursor) } : {}),
-      },
-      ctx.now(),
-    );
+    const page = await listLicenses(ctx.service, {
+      limit,
+      ...(q.email !== undefined ? { email: q.email } : {}),
+      ...(tier !== undefined ? { tier: tier as Tier } : {}),
+      ...(q.state !== undefined ? { state: q.state as LicenseState } : {}),
+      ...(q.expiring_within_days !== undefined
+        ? {
+            expiringWithinDays: wholeNumber(
+              q.expiring_within_days,
+              "expiring_within_days",
+              0,
+              36_500,
+            ),
+          }
+        : {}),
+      ...(q.q !== undefined ? { search: q.q } : {}),
+      ...(q.cursor !== undefined ? { after: decodeCursor(q.cursor) } : {}),
+    });
     return {
       licenses: page.licenses,
       next_cursor: page.nextAfter === null ? null : encodeCursor(page.nextAfter),
     };
   });
 
-  app.get("/v1/counts", { onRequest }, async () => countLicenses(ctx.db, ctx.now()));
+  app.get("/v1/counts", { onRequest }, async () => countLicenses(ctx.service));
 
   app.post(
     "/v1/licenses/import",
     { schema: importSchema, onRequest, bodyLimit: 8 * 1024 * 1024 },
     async (req) => {
       const records = (req.body as { records: unknown[] }).records;
-      // The same checks as a log file, so a line number here is the record's 1-based index.
-      const { records: parsed, problems } = parseLog(
-        records.map((r) => JSON.stringify(r)).join("\n") + "\n",
-      );
-      const summary = await importRecords(
-        ctx.db,
-        parsed,
-        ctx.ring,
-        { actor: req.actor, requestId: String(req.id) },
-        ctx.now(),
-      );
-      ctx.metrics.inc("licenses", "import", summary.imported);
-      const rejected = [
-        ...problems.map((p) => ({ index: p.line - 1, code: "REQUEST_INVALID", reason: p.reason })),
-        ...summary.rejected.map((r) => ({ index: r.line - 1, code: r.code, reason: r.reason })),
-      ].sort((a, b) => a.index - b.index);
-      return { imported: summary.imported, already_present: summary.already_present, rejected };
+      // A record's line is its 1-based position; the answer gives 0-based indexes.
+      const summary = await importValues(ctx.service, records, who(req));
+      return {
+        imported: summary.imported,
+        already_present: summary.already_present,
+        rejected: summary.rejected.map((r) => ({
+          index: r.line - 1,
+          code: r.code,
+          reason: r.reason,
+        })),
+      };
     },
   );
 
-  app.get("/v1/licenses/:key", { schema: { params: keyParams }, onRequest }, async (req) => {
-    const { key } = req.params as { key: string };
-    const found = await getLicense(ctx.db, key);
-    if (!found) throw new LicenseError("NOT_FOUND", `no license with key ${key.slice(0, 100)}`);
-    return found;
-  });
+  app.get("/v1/licenses/:key", { schema: { params: keyParams }, onRequest }, async (req) =>
+    getLicense(ctx.service, (req.params as { key: string }).key),
+  );
 
   app.get(
     "/v1/licenses/:key/blob",
     { schema: { params: keyParams }, onRequest },
     async (req, reply) => {
-      const { key } = req.params as { key: string };
-      const found = await getLicense(ctx.db, key);
-      if (!found) throw new LicenseError("NOT_FOUND", `no license with key ${key.slice(0, 100)}`);
+      const found = await getLicense(ctx.service, (req.params as { key: string }).key);
       return reply.type("text/plain; charset=utf-8").send(found.blob);
     },
   );
 
-  app.get("/v1/licenses/:key/events", { schema: { params: keyParams }, onRequest }, async (req) => {
-    const { key } = req.params as { key: string };
-    const found = await getLicense(ctx.db, key);
-    if (!found) throw new LicenseError("NOT_FOUND", `no license with key ${key.slice(0, 100)}`);
-    return { events: await listEvents(ctx.db, key) };
-  });
+  app.get(
+    "/v1/licenses/:key/events",
+    { schema: { params: keyParams }, onRequest },
+    async (req) => ({
+      events: await getLicenseEvents(ctx.service, (req.params as { key: string }).key),
+    }),
+  );
 
   for (const action of ["revoke", "suspend", "reinstate"] as const) {
     app.post(`/v1/licenses/:key/${action}`, { schema: reasonSchema, onRequest }, async (req) => {
       const { key } = req.params as { key: string };
       const { reason } = req.body as { reason: string };
-      return changeStatus(ctx, key, action, reason.trim() || reason, who(req));
+      return changeLicenseStatus(ctx.service, key, action, reason.trim() || reason, who(req));
     });
   }
 
@@ -257,7 +243,10 @@ export function registerLicenseRoutes(app: FastifyInstance, ctx: ServerContext):
     async (req, reply) => {
       const { key } = req.params as { key: string };
       const { years } = req.body as { years?: number };
-      return send(reply, await renew(ctx, key, years ?? 1, who(req), idempotency(req)));
+      return send(
+        reply,
+        await renewLicense(ctx.service, key, years ?? 1, who(req), idempotency(req)),
+      );
     },
   );
 }

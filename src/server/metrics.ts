@@ -1,5 +1,5 @@
 /** Prometheus metrics kept in process: requests by route and status, latencies, issuance, pool use. */
-import type { PoolStats } from "../store/db.js";
+import type { PoolStats } from "../service/context.js";
 
 const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 

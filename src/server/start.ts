@@ -5,21 +5,16 @@
  * connections, lets in-flight requests finish, then closes the database.
  */
 import type { AddressInfo } from "node:net";
-import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import type { ServerConfig } from "../config/server.js";
-import { ensurePrivateDir, writeFileAtomic } from "../config/fs-safe.js";
-import type { Database } from "../store/db.js";
-import { openDatabase, redactUrl } from "../store/open.js";
-import { migrate } from "../store/migrations.js";
-import { generateToken, insertToken, tokenCount } from "../store/tokens.js";
+import { ensurePrivateDir } from "../config/fs-safe.js";
+import { removeServerFile, writeServerFile } from "../config/data-dir.js";
+import type { Database } from "../service/context.js";
+import { openService } from "../service/open.js";
+import { ensureInitialToken } from "../service/tokens.js";
 import { buildApp } from "./app.js";
-import { ADMIN_TOKEN_FILE, removeServerFile, writeServerFile } from "./server-file.js";
 
-// Serialises the first-start token check across servers sharing one database.
-const BOOTSTRAP_LOCK = "7243012946113906";
-
-export { ADMIN_TOKEN_FILE } from "./server-file.js";
+export { ADMIN_TOKEN_FILE } from "../config/data-dir.js";
 
 export interface StartOptions {
   readonly config: ServerConfig;
@@ -37,30 +32,6 @@ export interface RunningServer {
   /** The file the initial admin token was written to, when this start made one. */
   readonly adminTokenFile: string | undefined;
   close(): Promise<void>;
-}
-
-/**
- * Creates the first admin token when the database has none: the seed from
- * DATATOOLS_ADMIN_TOKEN_FILE, or a new one written to <data-dir>/admin-token
- * (mode 600). Only its hash is stored. Returns the file written, if any.
- */
-export async function ensureAdminToken(
-  db: Database,
-  config: Pick<ServerConfig, "adminTokenSeed" | "dataDir">,
-  now: Date,
-): Promise<{ created: boolean; file: string | undefined }> {
-  return db.transaction(async (tx) => {
-    await tx.query(`SELECT pg_advisory_xact_lock(${BOOTSTRAP_LOCK})`);
-    if ((await tokenCount(tx)) > 0) return { created: false, file: undefined };
-    const token = config.adminTokenSeed ?? generateToken();
-    await insertToken(tx, "initial", token, "server", now);
-    if (config.adminTokenSeed !== undefined) return { created: true, file: undefined };
-    // Written before the commit: if the file cannot be written, no unknown token is stored.
-    ensurePrivateDir(config.dataDir);
-    const file = join(config.dataDir, ADMIN_TOKEN_FILE);
-    writeFileAtomic(file, `${token}\n`, { mode: 0o600 });
-    return { created: true, file };
-  });
 }
 
 /** The URL a client on this machine uses for a server listening on `host`. */
@@ -84,15 +55,18 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const { config } = options;
   const now = options.now ?? (() => new Date());
   ensurePrivateDir(config.dataDir);
-  const db = await openDatabase(config.database);
-  const where =
-    config.database.kind === "postgres"
-      ? redactUrl(config.database.url)
-      : `${config.database.dir} (embedded PostgreSQL)`;
+  const opened = await openService({
+    database: config.database,
+    dataDir: config.dataDir,
+    keys: config.keys,
+    schema: "migrate",
+    now,
+  });
+  const { db, where } = opened;
+  const migrated = opened.migrated!;
   let app: FastifyInstance | undefined;
   try {
-    const migrated = await migrate(db);
-    const token = await ensureAdminToken(db, config, now());
+    const token = await ensureInitialToken(opened.ctx, config.adminTokenSeed, config.dataDir);
     app = await buildApp({
       db,
       signer: config.keys.signer,

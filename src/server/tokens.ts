@@ -1,6 +1,6 @@
 /** The admin token endpoints: create (the token is in this one response only), list, revoke. */
 import type { FastifyInstance } from "fastify";
-import { generateToken, insertToken, listTokens, revokeToken } from "../store/tokens.js";
+import { createToken, listTokens, revokeToken } from "../service/tokens.js";
 import { requireAdmin } from "./auth.js";
 import type { ServerContext } from "./context.js";
 
@@ -23,28 +23,23 @@ export function registerTokenRoutes(app: FastifyInstance, ctx: ServerContext): v
   const onRequest = requireAdmin(ctx);
 
   app.post("/v1/admin/tokens", { schema: createSchema, onRequest }, async (req, reply) => {
-    const token = generateToken();
-    const created = await insertToken(
-      ctx.db,
-      (req.body as { name: string }).name,
-      token,
-      req.actor,
-      ctx.now(),
-    );
+    const created = await createToken(ctx.service, (req.body as { name: string }).name, req.actor);
     req.log.info(
       { token_id: created.id, token_name: created.name, actor: req.actor },
       "admin token created",
     );
-    return reply.code(201).send({ ...created, token });
+    return reply.code(201).send(created);
   });
 
-  app.get("/v1/admin/tokens", { onRequest }, async () => ({ tokens: await listTokens(ctx.db) }));
+  app.get("/v1/admin/tokens", { onRequest }, async () => ({
+    tokens: await listTokens(ctx.service),
+  }));
 
   app.post(
     "/v1/admin/tokens/:id/revoke",
     { schema: { params: idParams }, onRequest },
     async (req) => {
-      const revoked = await revokeToken(ctx.db, (req.params as { id: string }).id, ctx.now());
+      const revoked = await revokeToken(ctx.service, (req.params as { id: string }).id);
       req.log.info(
         { token_id: revoked.id, token_name: revoked.name, actor: req.actor },
         "admin token revoked",

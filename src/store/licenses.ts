@@ -1,23 +1,48 @@
 /**
- * The licenses table and its audit trail. Every write here also writes an
- * event (who, what, when, before/after) in the same statement or transaction;
- * nothing is ever deleted.
+ * The licenses table, the earlier blobs of a key and the audit trail. This
+ * file holds the one definition of a stored license's fields, of the state a
+ * license is in (in TypeScript and in SQL), of what an event's before/after
+ * shows, and the one write path for each: new licenses go through
+ * {@link insertLicenses}, changes through {@link updateLicense}, and each
+ * writes its events in the same statement or transaction. Nothing is deleted.
  */
 import { TIERS, type Tier } from "../core/catalogue.js";
-import { formatTime, normalizeIdentity, type LicensePayload } from "../core/license.js";
-import { LicenseError } from "../core/errors.js";
+import {
+  formatTime,
+  normalizeIdentity,
+  PAYLOAD_FIELDS,
+  RECORD_FIELDS,
+  type SignedFields,
+} from "../core/license.js";
 import { Batcher } from "./batch.js";
-import type { Database, Queryable } from "./db.js";
+import type { Queryable } from "./db.js";
 
-/** The state a license row is in; "expired" is derived from expires_at, never stored. */
+/** What is stored about a license; "expired" is derived from expires_at, never stored. */
 export const LICENSE_STATUSES = ["active", "suspended", "revoked"] as const;
 export type LicenseStatus = (typeof LICENSE_STATUSES)[number];
 
-/** Where a row came from. */
-export type LicenseSource = "api" | "import";
+/** Where a license came from. */
+export const LICENSE_SOURCES = ["api", "import"] as const;
+export type LicenseSource = (typeof LICENSE_SOURCES)[number];
 
-/** The signed payload's fields, as a row stores them beside the blob. */
-export type SignedFields = Omit<LicensePayload, "v">;
+/** The state of a license at a moment: its status, an active one past its expiry being `expired`. */
+export const LICENSE_STATES = ["active", "expired", "suspended", "revoked"] as const;
+export type LicenseState = (typeof LICENSE_STATES)[number];
+
+/** What an audit event records. */
+export const EVENT_ACTIONS = [
+  "issue",
+  "import",
+  "import-renewal",
+  "import-earlier",
+  "renew",
+  "reissue",
+  "supersede",
+  "suspend",
+  "reinstate",
+  "revoke",
+] as const;
+export type EventAction = (typeof EVENT_ACTIONS)[number];
 
 /** A stored license, as the API returns it. */
 export interface LicenseRecord extends SignedFields {
@@ -31,7 +56,24 @@ export interface LicenseRecord extends SignedFields {
   readonly updated_at: string;
 }
 
-/** What is inserted for a new license (the signed payload's fields and the blob). */
+/**
+ * A stored license's fields in the order the API shows them: the issuance log's
+ * fields first (docs/ADMIN.md), then the key id, the blob and the server's own.
+ */
+export const LICENSE_FIELDS = [
+  ...RECORD_FIELDS,
+  "kid",
+  "blob",
+  "status",
+  "status_reason",
+  "supersedes",
+  "superseded_by",
+  "source",
+  "created_at",
+  "updated_at",
+] as const satisfies readonly (keyof LicenseRecord)[];
+
+/** What is inserted for a new license: the signed payload's fields and the blob. */
 export interface NewLicense extends SignedFields {
   readonly blob: string;
   readonly source: LicenseSource;
@@ -40,7 +82,7 @@ export interface NewLicense extends SignedFields {
 
 /** Who made a change, for the audit trail. */
 export interface Actor {
-  /** The admin token's name, or e.g. "import" / "cli". */
+  /** The admin token's name, or e.g. "import" / "cli:keys-reissue". */
   readonly actor: string;
   readonly requestId?: string | null;
 }
@@ -49,108 +91,183 @@ export interface Actor {
 export interface LicenseEvent {
   readonly id: number;
   readonly license_key: string;
-  readonly action: string;
+  readonly action: EventAction;
   readonly actor: string;
   readonly reason: string | null;
   readonly request_id: string | null;
-  readonly before: Record<string, unknown> | null;
-  readonly after: Record<string, unknown> | null;
+  readonly before: Snapshot | null;
+  readonly after: Snapshot | null;
   readonly at: string;
 }
 
-const COLUMNS = `license_key, name, email, tier, issued_at, expires_at, kid, blob, status,
-  status_reason, supersedes, superseded_by, source, created_at, updated_at`;
+/** The part of a license an event's before/after shows. */
+export const SNAPSHOT_FIELDS = [
+  "status",
+  "status_reason",
+  "tier",
+  "expires_at",
+  "supersedes",
+  "superseded_by",
+] as const satisfies readonly (keyof LicenseRecord)[];
+export type Snapshot = Pick<LicenseRecord, (typeof SNAPSHOT_FIELDS)[number]>;
 
-type Row = Record<string, unknown>;
-
-const iso = (v: unknown): string => (v instanceof Date ? v : new Date(String(v))).toISOString();
-const rfc = (v: unknown): string => formatTime(v instanceof Date ? v : new Date(String(v)));
-const textOrNull = (v: unknown): string | null =>
-  v === null || v === undefined ? null : String(v);
-
-function toRecord(r: Row): LicenseRecord {
-  return {
-    license_key: String(r.license_key),
-    name: String(r.name),
-    email: String(r.email),
-    tier: r.tier as Tier,
-    issued_at: rfc(r.issued_at),
-    expires_at: rfc(r.expires_at),
-    kid: String(r.kid),
-    blob: String(r.blob),
-    status: r.status as LicenseStatus,
-    status_reason: textOrNull(r.status_reason),
-    supersedes: textOrNull(r.supersedes),
-    superseded_by: textOrNull(r.superseded_by),
-    source: r.source as LicenseSource,
-    created_at: iso(r.created_at),
-    updated_at: iso(r.updated_at),
-  };
+/** The before/after an event shows of `r`. */
+export function snapshot(r: Snapshot): Snapshot {
+  return Object.fromEntries(SNAPSHOT_FIELDS.map((f) => [f, r[f]])) as unknown as Snapshot;
 }
 
-/** The part of a license an event's before/after shows. */
-export function snapshot(r: LicenseRecord): Record<string, unknown> {
-  return {
-    status: r.status,
-    status_reason: r.status_reason,
-    tier: r.tier,
-    expires_at: r.expires_at,
-    supersedes: r.supersedes,
-    superseded_by: r.superseded_by,
-  };
+/** The row a new license becomes once inserted, as far as its snapshot shows it. */
+function snapshotOfNew(l: NewLicense): Snapshot {
+  return snapshot({
+    status: "active",
+    status_reason: null,
+    tier: l.tier,
+    expires_at: l.expires_at,
+    supersedes: l.supersedes ?? null,
+    superseded_by: null,
+  });
 }
 
 /**
- * Inserts a license and its "issue" (or "import") event in one statement,
- * which PostgreSQL runs atomically. A taken license_key fails with SQLSTATE
- * 23505 on the constraint `licenses_pkey`.
+ * The state of a license at `now`.
+ *
+ * @example
+ * ```ts
+ * licenseState("active", new Date("2026-01-01T00:00:00Z"), new Date()); // "expired"
+ * ```
+ */
+export function licenseState(status: LicenseStatus, expiresAt: Date, now: Date): LicenseState {
+  return status === "active" && expiresAt.getTime() <= now.getTime() ? "expired" : status;
+}
+
+/**
+ * {@link licenseState} in SQL: the condition for each state. `now` gives the
+ * bound parameter that holds the current time (e.g. `$3`), called only by the
+ * conditions that need it. Written so that the indexes on status and
+ * expires_at can serve them.
+ */
+export const STATE_WHERE: Readonly<Record<LicenseState, (now: () => string) => string>> = {
+  active: (now) => `status = 'active' AND expires_at > ${now()}`,
+  expired: (now) => `status = 'active' AND expires_at <= ${now()}`,
+  suspended: () => `status = 'suspended'`,
+  revoked: () => `status = 'revoked'`,
+};
+
+/** The state as an SQL expression. */
+const stateSql = (now: string) =>
+  `CASE WHEN ${STATE_WHERE.expired(() => now)} THEN 'expired' ELSE status END`;
+
+const COLUMNS = LICENSE_FIELDS.join(", ");
+
+type Row = Record<string, unknown>;
+
+const toDate = (v: unknown): Date => (v instanceof Date ? v : new Date(String(v)));
+const iso = (v: unknown): string => toDate(v).toISOString();
+const rfc = (v: unknown): string => formatTime(toDate(v));
+const textOrNull = (v: unknown): string | null =>
+  v === null || v === undefined ? null : String(v);
+
+/** How each column comes back from either driver. */
+const READ: { readonly [K in keyof LicenseRecord]-?: (v: unknown) => LicenseRecord[K] } = {
+  kid: String,
+  license_key: String,
+  name: String,
+  email: String,
+  tier: (v) => v as Tier,
+  issued_at: rfc,
+  expires_at: rfc,
+  blob: String,
+  status: (v) => v as LicenseStatus,
+  status_reason: textOrNull,
+  supersedes: textOrNull,
+  superseded_by: textOrNull,
+  source: (v) => v as LicenseSource,
+  created_at: iso,
+  updated_at: iso,
+};
+
+function toRecord(r: Row): LicenseRecord {
+  return Object.fromEntries(
+    LICENSE_FIELDS.map((f) => [f, READ[f](r[f])]),
+  ) as unknown as LicenseRecord;
+}
+
+/** One new license to insert, with the event that records it. */
+export interface LicenseWrite {
+  readonly license: NewLicense;
+  readonly action: Extract<EventAction, "issue" | "import" | "renew" | "reissue">;
+  readonly who: Actor;
+  readonly at: Date;
+}
+
+/**
+ * The one way a license row comes into being: inserts the licenses and their
+ * events in one statement, which PostgreSQL runs atomically. With
+ * `onConflict: "fail"` a taken license_key fails the statement with SQLSTATE
+ * 23505 on `licenses_pkey`; with `"skip"` such rows are left out (and get no
+ * event). Returns the inserted rows by license key.
+ */
+export async function insertLicenses(
+  q: Queryable,
+  writes: readonly LicenseWrite[],
+  onConflict: "fail" | "skip" = "fail",
+): Promise<Map<string, LicenseRecord>> {
+  if (writes.length === 0) return new Map();
+  const col = (f: (w: LicenseWrite) => unknown) => writes.map(f);
+  const signed = PAYLOAD_FIELDS.map((f) => col((w) => w.license[f]));
+  const { rows } = await q.query<Row>(
+    `WITH input AS (
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+         $6::timestamptz[], $7::timestamptz[], $8::text[], $9::text[], $10::text[], $11::text[],
+         $12::timestamptz[], $13::text[], $14::text[], $15::text[], $16::text[])
+         AS t(${PAYLOAD_FIELDS.join(", ")}, email_norm, blob, source, supersedes,
+           at, action, actor, request_id, after)),
+     l AS (
+       INSERT INTO licenses (${PAYLOAD_FIELDS.join(", ")}, email_norm, blob, source, supersedes,
+         created_at, updated_at)
+       SELECT ${PAYLOAD_FIELDS.join(", ")}, email_norm, blob, source, supersedes, at, at
+       FROM input
+       ${onConflict === "skip" ? "ON CONFLICT (license_key) DO NOTHING" : ""}
+       RETURNING ${COLUMNS}),
+     e AS (
+       INSERT INTO events (license_key, action, actor, request_id, before, after, at)
+       SELECT i.license_key, i.action, i.actor, i.request_id, NULL, i.after::jsonb, i.at
+       FROM input i JOIN l ON l.license_key = i.license_key)
+     SELECT * FROM l`,
+    [
+      ...signed,
+      col((w) => normalizeIdentity(w.license.email)),
+      col((w) => w.license.blob),
+      col((w) => w.license.source),
+      col((w) => w.license.supersedes ?? null),
+      col((w) => w.at.toISOString()),
+      col((w) => w.action),
+      col((w) => w.who.actor),
+      col((w) => w.who.requestId ?? null),
+      col((w) => JSON.stringify(snapshotOfNew(w.license))),
+    ],
+    onConflict === "fail" ? "insert_licenses" : "insert_licenses_skip",
+  );
+  return new Map(rows.map((r) => [String(r.license_key), toRecord(r)]));
+}
+
+/**
+ * Inserts one license and its event ({@link insertLicenses}); a taken key fails
+ * with SQLSTATE 23505 on `licenses_pkey`.
  */
 export async function insertLicense(
   q: Queryable,
   l: NewLicense,
   who: Actor,
   now: Date,
-  action = "issue",
+  action: LicenseWrite["action"] = "issue",
 ): Promise<LicenseRecord> {
-  const at = now.toISOString();
-  const after = afterInsert(l);
-  const { rows } = await q.query<Row>(
-    `WITH l AS (
-       INSERT INTO licenses (license_key, name, email, email_norm, tier, issued_at, expires_at,
-         kid, blob, source, supersedes, created_at, updated_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)
-       RETURNING ${COLUMNS}),
-     e AS (
-       INSERT INTO events (license_key, action, actor, request_id, before, after, at)
-       SELECT license_key, $13, $14, $15, NULL, $16::text::jsonb, $12 FROM l)
-     SELECT * FROM l`,
-    [
-      l.license_key,
-      l.name,
-      l.email,
-      normalizeIdentity(l.email),
-      l.tier,
-      l.issued_at,
-      l.expires_at,
-      l.kid,
-      l.blob,
-      l.source,
-      l.supersedes ?? null,
-      at,
-      action,
-      who.actor,
-      who.requestId ?? null,
-      JSON.stringify(after),
-    ],
-    "insert_license",
-  );
-  return toRecord(rows[0]!);
+  const rows = await insertLicenses(q, [{ license: l, action, who, at: now }]);
+  return rows.get(l.license_key)!;
 }
 
 interface PendingInsert {
-  readonly l: NewLicense;
-  readonly who: Actor;
-  readonly now: Date;
+  readonly write: LicenseWrite;
   readonly ok: (r: LicenseRecord) => void;
   readonly fail: (err: unknown) => void;
 }
@@ -169,7 +286,11 @@ export function licenseInserter(
 ): (l: NewLicense, who: Actor, now: Date) => Promise<LicenseRecord> {
   let pending: PendingInsert[] = [];
   let scheduled = false;
-  const alone = (p: PendingInsert) => insertLicense(q, p.l, p.who, p.now).then(p.ok, p.fail);
+  const alone = (p: PendingInsert) =>
+    insertLicenses(q, [p.write]).then(
+      (rows) => p.ok(rows.get(p.write.license.license_key)!),
+      p.fail,
+    );
   const flush = () => {
     const batch = pending;
     pending = [];
@@ -178,10 +299,13 @@ export function licenseInserter(
       void alone(batch[0]!);
       return;
     }
-    insertMany(q, batch).then(
+    insertLicenses(
+      q,
+      batch.map((p) => p.write),
+    ).then(
       (rows) => {
         for (const p of batch) {
-          const r = rows.get(p.l.license_key);
+          const r = rows.get(p.write.license.license_key);
           if (r) p.ok(r);
           else void alone(p);
         }
@@ -191,9 +315,9 @@ export function licenseInserter(
       },
     );
   };
-  return (l, who, now) =>
+  return (license, who, at) =>
     new Promise<LicenseRecord>((ok, fail) => {
-      pending.push({ l, who, now, ok, fail });
+      pending.push({ write: { license, who, at, action: "issue" }, ok, fail });
       if (pending.length >= maxRows) flush();
       else if (!scheduled) {
         scheduled = true;
@@ -203,62 +327,6 @@ export function licenseInserter(
         });
       }
     });
-}
-
-async function insertMany(
-  q: Queryable,
-  batch: readonly PendingInsert[],
-): Promise<Map<string, LicenseRecord>> {
-  const col = (f: (p: PendingInsert) => unknown) => batch.map(f);
-  const { rows } = await q.query<Row>(
-    `WITH input AS (
-       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
-         $6::timestamptz[], $7::timestamptz[], $8::text[], $9::text[], $10::text[], $11::text[],
-         $12::timestamptz[], $13::text[], $14::text[], $15::text[])
-         AS t(license_key, name, email, email_norm, tier, issued_at, expires_at, kid, blob,
-           source, supersedes, at, actor, request_id, after)),
-     l AS (
-       INSERT INTO licenses (license_key, name, email, email_norm, tier, issued_at, expires_at,
-         kid, blob, source, supersedes, created_at, updated_at)
-       SELECT license_key, name, email, email_norm, tier, issued_at, expires_at, kid, blob,
-         source, supersedes, at, at FROM input
-       RETURNING ${COLUMNS}),
-     e AS (
-       INSERT INTO events (license_key, action, actor, request_id, before, after, at)
-       SELECT i.license_key, 'issue', i.actor, i.request_id, NULL, i.after::jsonb, i.at
-       FROM input i JOIN l ON l.license_key = i.license_key)
-     SELECT * FROM l`,
-    [
-      col((p) => p.l.license_key),
-      col((p) => p.l.name),
-      col((p) => p.l.email),
-      col((p) => normalizeIdentity(p.l.email)),
-      col((p) => p.l.tier),
-      col((p) => p.l.issued_at),
-      col((p) => p.l.expires_at),
-      col((p) => p.l.kid),
-      col((p) => p.l.blob),
-      col((p) => p.l.source),
-      col((p) => p.l.supersedes ?? null),
-      col((p) => p.now.toISOString()),
-      col((p) => p.who.actor),
-      col((p) => p.who.requestId ?? null),
-      col((p) => JSON.stringify(afterInsert(p.l))),
-    ],
-    "insert_licenses",
-  );
-  return new Map(rows.map((r) => [String(r.license_key), toRecord(r)]));
-}
-
-function afterInsert(l: NewLicense): Record<string, unknown> {
-  return {
-    status: "active",
-    status_reason: null,
-    tier: l.tier,
-    expires_at: l.expires_at,
-    supersedes: l.supersedes ?? null,
-    superseded_by: null,
-  };
 }
 
 /** The license with this key, or undefined. `forUpdate` locks the row until the transaction ends. */
@@ -275,15 +343,28 @@ export async function getLicense(
   return rows[0] ? toRecord(rows[0]) : undefined;
 }
 
+/** The licenses with these keys (those that exist), by key. */
+export async function getLicenses(
+  q: Queryable,
+  keys: readonly string[],
+): Promise<Map<string, LicenseRecord>> {
+  if (keys.length === 0) return new Map();
+  const { rows } = await q.query<Row>(
+    `SELECT ${COLUMNS} FROM licenses WHERE license_key = ANY($1::text[])`,
+    [keys],
+  );
+  return new Map(rows.map((r) => [String(r.license_key), toRecord(r)]));
+}
+
 /** What the public verify endpoint needs to know about a key. */
-export interface LicenseState {
+export interface VerifyRow {
   readonly status: LicenseStatus;
   readonly expires_at: Date;
   readonly blob: string;
   readonly superseded_by: string | null;
 }
 
-type StateRow = {
+type VerifyColumns = {
   license_key: unknown;
   status: unknown;
   expires_at: unknown;
@@ -291,88 +372,178 @@ type StateRow = {
   superseded_by: unknown;
 };
 
-function toState(r: StateRow | undefined): LicenseState | undefined {
+const VERIFY_COLUMNS = "license_key, status, expires_at, blob, superseded_by";
+
+function toVerifyRow(r: VerifyColumns | undefined): VerifyRow | undefined {
   if (!r) return undefined;
   return {
     status: r.status as LicenseStatus,
-    expires_at: r.expires_at instanceof Date ? r.expires_at : new Date(String(r.expires_at)),
+    expires_at: toDate(r.expires_at),
     blob: String(r.blob),
     superseded_by: textOrNull(r.superseded_by),
   };
 }
 
-/** The state of the license with this key, or undefined (a hot read: a named prepared statement). */
-export async function getLicenseState(
-  q: Queryable,
-  key: string,
-): Promise<LicenseState | undefined> {
-  const { rows } = await q.query<StateRow>(
-    "SELECT license_key, status, expires_at, blob, superseded_by FROM licenses WHERE license_key = $1",
+/** The verify row of the license with this key, or undefined (a hot read: a named prepared statement). */
+export async function getVerifyRow(q: Queryable, key: string): Promise<VerifyRow | undefined> {
+  const { rows } = await q.query<VerifyColumns>(
+    `SELECT ${VERIFY_COLUMNS} FROM licenses WHERE license_key = $1`,
     [key],
     "license_state",
   );
-  return toState(rows[0]);
+  return toVerifyRow(rows[0]);
 }
 
 /**
- * {@link getLicenseState} for a server: concurrent verify requests' reads share
+ * {@link getVerifyRow} for a server: concurrent verify requests' reads share
  * one query (see batch.ts). Nothing is cached; every answer is read after the
  * request arrived, so a revocation is seen at once.
  */
-export function licenseStateReader(
-  q: Queryable,
-): (key: string) => Promise<LicenseState | undefined> {
-  const rows = new Batcher<string, StateRow>(async (keys) => {
-    const { rows } = await q.query<StateRow>(
-      `SELECT license_key, status, expires_at, blob, superseded_by FROM licenses
-       WHERE license_key = ANY($1::text[])`,
+export function verifyRowReader(q: Queryable): (key: string) => Promise<VerifyRow | undefined> {
+  const rows = new Batcher<string, VerifyColumns>(async (keys) => {
+    const { rows } = await q.query<VerifyColumns>(
+      `SELECT ${VERIFY_COLUMNS} FROM licenses WHERE license_key = ANY($1::text[])`,
       [keys],
       "license_states",
     );
     return new Map(rows.map((r) => [String(r.license_key), r]));
   });
-  return async (key) => toState(await rows.get(key));
+  return async (key) => toVerifyRow(await rows.get(key));
+}
+
+/** A change to a stored license (the columns a workflow may change). */
+export type LicenseChange = Partial<
+  Pick<LicenseRecord, "status" | "status_reason" | "superseded_by"> &
+    SignedFields & { blob: string }
+>;
+
+/** The event that records a change. */
+export interface EventInput {
+  readonly action: EventAction;
+  readonly who: Actor;
+  readonly at: Date;
+  readonly reason: string | null;
+}
+
+const CHANGEABLE = [
+  ...PAYLOAD_FIELDS,
+  "blob",
+  "status",
+  "status_reason",
+  "superseded_by",
+] as const satisfies readonly (keyof LicenseChange)[];
+
+/**
+ * The one way a stored license changes: updates the row and records the event
+ * with its before and after, in the caller's transaction (lock the row first
+ * with `getLicense(tx, key, true)`).
+ */
+export async function updateLicense(
+  tx: Queryable,
+  before: LicenseRecord,
+  change: LicenseChange,
+  event: EventInput,
+): Promise<LicenseRecord> {
+  const sets: string[] = [];
+  const params: unknown[] = [before.license_key, event.at.toISOString()];
+  for (const f of CHANGEABLE) {
+    if (change[f] === undefined) continue;
+    params.push(change[f]);
+    sets.push(`${f} = $${params.length}`);
+    if (f === "email") {
+      params.push(normalizeIdentity(change.email!));
+      sets.push(`email_norm = $${params.length}`);
+    }
+  }
+  const { rows } = await tx.query<Row>(
+    `UPDATE licenses SET ${[...sets, "updated_at = $2"].join(", ")}
+     WHERE license_key = $1 RETURNING ${COLUMNS}`,
+    params,
+  );
+  const after = toRecord(rows[0]!);
+  await insertEvent(tx, before.license_key, event, before, after);
+  return after;
 }
 
 /** Changes a license's status and records the event, in the caller's transaction. */
-export async function setStatus(
+export function setStatus(
   tx: Queryable,
   before: LicenseRecord,
   status: LicenseStatus,
-  action: string,
+  action: EventAction,
   reason: string,
   who: Actor,
   now: Date,
 ): Promise<LicenseRecord> {
-  const { rows } = await tx.query<Row>(
-    `UPDATE licenses SET status = $2, status_reason = $3, updated_at = $4
-     WHERE license_key = $1 RETURNING ${COLUMNS}`,
-    [before.license_key, status, reason, now.toISOString()],
+  return updateLicense(
+    tx,
+    before,
+    { status, status_reason: reason },
+    { action, who, at: now, reason },
   );
-  const after = toRecord(rows[0]!);
-  await insertEvent(tx, after.license_key, action, who, now, before, after, reason);
-  return after;
 }
 
-/** Records that `oldKey` was replaced by `newKey` (a renewal), with its event. */
-export async function markSuperseded(
+/** Records that `before` was replaced by the license `newKey` (a renewal or re-issue). */
+export function markSuperseded(
   tx: Queryable,
   before: LicenseRecord,
   newKey: string,
   who: Actor,
   now: Date,
 ): Promise<LicenseRecord> {
-  const { rows } = await tx.query<Row>(
-    `UPDATE licenses SET superseded_by = $2, updated_at = $3
-     WHERE license_key = $1 RETURNING ${COLUMNS}`,
-    [before.license_key, newKey, now.toISOString()],
+  return updateLicense(
+    tx,
+    before,
+    { superseded_by: newKey },
+    { action: "supersede", who, at: now, reason: null },
   );
-  const after = toRecord(rows[0]!);
-  await insertEvent(tx, after.license_key, "supersede", who, now, before, after, null);
-  return after;
 }
 
-/** An earlier blob of a license key (see {@link addBlob}), as verify needs it. */
+/** Appends one audit event (before/after as {@link snapshot}s). */
+export async function insertEvent(
+  q: Queryable,
+  key: string,
+  event: EventInput,
+  before: Snapshot | null,
+  after: Snapshot | null,
+): Promise<void> {
+  await q.query(
+    `INSERT INTO events (license_key, action, actor, reason, request_id, before, after, at)
+     VALUES ($1, $2, $3, $4, $5, $6::text::jsonb, $7::text::jsonb, $8)`,
+    [
+      key,
+      event.action,
+      event.who.actor,
+      event.reason,
+      event.who.requestId ?? null,
+      before ? JSON.stringify(snapshot(before)) : null,
+      after ? JSON.stringify(snapshot(after)) : null,
+      event.at.toISOString(),
+    ],
+  );
+}
+
+/** A license's audit trail, oldest first. */
+export async function listEvents(q: Queryable, key: string): Promise<LicenseEvent[]> {
+  const { rows } = await q.query<Row>(
+    `SELECT id, license_key, action, actor, reason, request_id, before, after, at
+     FROM events WHERE license_key = $1 ORDER BY id`,
+    [key],
+  );
+  return rows.map((r) => ({
+    id: Number(r.id),
+    license_key: String(r.license_key),
+    action: r.action as EventAction,
+    actor: String(r.actor),
+    reason: textOrNull(r.reason),
+    request_id: textOrNull(r.request_id),
+    before: (r.before ?? null) as Snapshot | null,
+    after: (r.after ?? null) as Snapshot | null,
+    at: iso(r.at),
+  }));
+}
+
+/** An earlier blob of a license key: a buyer re-minted under the same key. */
 export interface EarlierBlob {
   readonly expires_at: Date;
 }
@@ -388,162 +559,27 @@ export async function findEarlierBlob(
     [key, blob],
     "find_earlier_blob",
   );
-  const r = rows[0];
-  if (!r) return undefined;
-  return {
-    expires_at: r.expires_at instanceof Date ? r.expires_at : new Date(String(r.expires_at)),
-  };
+  return rows[0] ? { expires_at: toDate(rows[0].expires_at) } : undefined;
 }
 
-/** Which of two blobs of one key is the later: by issue time, then expiry, then text (for a stable answer). */
-function isLater(a: SignedFields & { blob: string }, b: SignedFields & { blob: string }): boolean {
-  if (a.issued_at !== b.issued_at) return a.issued_at > b.issued_at;
-  if (a.expires_at !== b.expires_at) return a.expires_at > b.expires_at;
-  return a.blob > b.blob;
-}
-
-/**
- * Records a genuine blob under a license key the store may already hold: a vendor
- * re-mints a buyer with the same key to renew them (docs/ADMIN.md). A key not yet
- * stored is inserted as a new license (action `import`). Under a stored key, for the
- * same buyer (e-mail compared case-insensitively):
- * - the blob already held (current or earlier) → `already_present`, nothing written;
- * - a later blob (issue time, then expiry) becomes the current one, the previous
- *   current blob is kept as an earlier blob, and an `import-renewal` event is written;
- * - an earlier blob is kept beside the current one (`import-earlier` event).
- * The license's status (revoked, suspended) applies to every blob of the key.
- * Another buyer's key is refused with LICENSE_KEY_TAKEN, writing nothing.
- */
-export async function addBlob(
-  db: Database,
-  l: NewLicense,
-  who: Actor,
-  now: Date,
-): Promise<"imported" | "already_present"> {
-  return db.transaction(async (tx) => {
-    const current = await getLicense(tx, l.license_key, true);
-    if (!current) {
-      await insertLicense(tx, l, who, now, "import");
-      return "imported";
-    }
-    if (current.blob === l.blob || (await findEarlierBlob(tx, l.license_key, l.blob))) {
-      return "already_present";
-    }
-    if (normalizeIdentity(current.email) !== normalizeIdentity(l.email)) {
-      throw new LicenseError(
-        "LICENSE_KEY_TAKEN",
-        `license key ${l.license_key} is stored for another buyer`,
-      );
-    }
-    const at = now.toISOString();
-    const keep = (b: SignedFields & { blob: string }) =>
-      tx.query(
-        `INSERT INTO earlier_blobs (license_key, name, email, tier, issued_at, expires_at, kid,
-           blob, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-        [b.license_key, b.name, b.email, b.tier, b.issued_at, b.expires_at, b.kid, b.blob, at],
-      );
-    if (!isLater(l, current)) {
-      await keep(l);
-      await insertEvent(
-        tx,
-        l.license_key,
-        "import-earlier",
-        who,
-        now,
-        current,
-        current,
-        `an earlier blob of this key (issued ${l.issued_at}, expires ${l.expires_at}) was recorded`,
-      );
-      return "imported";
-    }
-    await keep(current);
-    const { rows } = await tx.query<Row>(
-      `UPDATE licenses SET name = $2, email = $3, email_norm = $4, tier = $5, issued_at = $6,
-         expires_at = $7, kid = $8, blob = $9, updated_at = $10
-       WHERE license_key = $1 RETURNING ${COLUMNS}`,
-      [
-        l.license_key,
-        l.name,
-        l.email,
-        normalizeIdentity(l.email),
-        l.tier,
-        l.issued_at,
-        l.expires_at,
-        l.kid,
-        l.blob,
-        at,
-      ],
-    );
-    await insertEvent(
-      tx,
-      l.license_key,
-      "import-renewal",
-      who,
-      now,
-      current,
-      toRecord(rows[0]!),
-      `a later blob of this key (issued ${l.issued_at}) replaced the one issued ${current.issued_at}`,
-    );
-    return "imported";
-  });
-}
-
-/** Appends one audit event. */
-export async function insertEvent(
-  q: Queryable,
-  key: string,
-  action: string,
-  who: Actor,
-  now: Date,
-  before: LicenseRecord | null,
-  after: LicenseRecord | null,
-  reason: string | null,
+/** Keeps `b` as an earlier blob of its key, in the caller's transaction. */
+export async function keepEarlierBlob(
+  tx: Queryable,
+  b: SignedFields & { readonly blob: string },
+  at: Date,
 ): Promise<void> {
-  await q.query(
-    `INSERT INTO events (license_key, action, actor, reason, request_id, before, after, at)
-     VALUES ($1, $2, $3, $4, $5, $6::text::jsonb, $7::text::jsonb, $8)`,
-    [
-      key,
-      action,
-      who.actor,
-      reason,
-      who.requestId ?? null,
-      before ? JSON.stringify(snapshot(before)) : null,
-      after ? JSON.stringify(snapshot(after)) : null,
-      now.toISOString(),
-    ],
+  await tx.query(
+    `INSERT INTO earlier_blobs (${PAYLOAD_FIELDS.join(", ")}, blob, recorded_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+    [...PAYLOAD_FIELDS.map((f) => b[f]), b.blob, at.toISOString()],
   );
 }
-
-/** A license's audit trail, oldest first. */
-export async function listEvents(q: Queryable, key: string): Promise<LicenseEvent[]> {
-  const { rows } = await q.query<Row>(
-    `SELECT id, license_key, action, actor, reason, request_id, before, after, at
-     FROM events WHERE license_key = $1 ORDER BY id`,
-    [key],
-  );
-  return rows.map((r) => ({
-    id: Number(r.id),
-    license_key: String(r.license_key),
-    action: String(r.action),
-    actor: String(r.actor),
-    reason: textOrNull(r.reason),
-    request_id: textOrNull(r.request_id),
-    before: (r.before ?? null) as Record<string, unknown> | null,
-    after: (r.after ?? null) as Record<string, unknown> | null,
-    at: iso(r.at),
-  }));
-}
-
-/** The derived states a list can be filtered on. */
-export const LICENSE_STATES = ["active", "expired", "suspended", "revoked"] as const;
-export type LicenseStateFilter = (typeof LICENSE_STATES)[number];
 
 export interface ListFilter {
   /** Exact buyer e-mail, compared case-insensitively. */
   readonly email?: string;
   readonly tier?: Tier;
-  readonly state?: LicenseStateFilter;
+  readonly state?: LicenseState;
   /** Active licenses that expire within this many days from `now`. */
   readonly expiringWithinDays?: number;
   /** Text that name, e-mail or license key contains (case-insensitive). */
@@ -583,20 +619,11 @@ export async function listLicenses(
   };
   if (filter.email !== undefined) where.push(`email_norm = ${p(normalizeIdentity(filter.email))}`);
   if (filter.tier !== undefined) where.push(`tier = ${p(filter.tier)}`);
-  if (filter.state !== undefined) {
-    if (filter.state === "expired") {
-      where.push(`status = 'active' AND expires_at <= ${p(now.toISOString())}`);
-    } else if (filter.state === "active") {
-      where.push(`status = 'active' AND expires_at > ${p(now.toISOString())}`);
-    } else {
-      where.push(`status = ${p(filter.state)}`);
-    }
-  }
+  const at = () => p(now.toISOString());
+  if (filter.state !== undefined) where.push(STATE_WHERE[filter.state](at));
   if (filter.expiringWithinDays !== undefined) {
     const until = new Date(now.getTime() + filter.expiringWithinDays * 86_400_000);
-    where.push(
-      `status = 'active' AND expires_at > ${p(now.toISOString())} AND expires_at <= ${p(until.toISOString())}`,
-    );
+    where.push(`${STATE_WHERE.active(at)} AND expires_at <= ${p(until.toISOString())}`);
   }
   if (filter.search !== undefined && filter.search !== "") {
     const pattern = p(likePattern(filter.search.normalize("NFC")));
@@ -622,28 +649,106 @@ export async function listLicenses(
 export interface LicenseCounts {
   readonly total: number;
   readonly by_tier: Record<Tier, number>;
-  readonly by_state: Record<LicenseStateFilter, number>;
+  readonly by_state: Record<LicenseState, number>;
 }
 
 export async function countLicenses(q: Queryable, now: Date): Promise<LicenseCounts> {
   const { rows } = await q.query<Row>(
-    `SELECT tier,
-       CASE WHEN status = 'active' AND expires_at <= $1 THEN 'expired' ELSE status END AS state,
-       count(*)::int AS n
-     FROM licenses GROUP BY 1, 2`,
+    `SELECT tier, ${stateSql("$1")} AS state, count(*)::int AS n FROM licenses GROUP BY 1, 2`,
     [now.toISOString()],
   );
   const by_tier = Object.fromEntries(TIERS.map((t) => [t, 0])) as Record<Tier, number>;
   const by_state = Object.fromEntries(LICENSE_STATES.map((s) => [s, 0])) as Record<
-    LicenseStateFilter,
+    LicenseState,
     number
   >;
   let total = 0;
   for (const r of rows) {
     const n = Number(r.n);
     by_tier[r.tier as Tier] += n;
-    by_state[r.state as LicenseStateFilter] += n;
+    by_state[r.state as LicenseState] += n;
     total += n;
   }
   return { total, by_tier, by_state };
+}
+
+/** Stored licenses (current blobs) by the key id that signed them. */
+export async function countByKid(q: Queryable): Promise<{ kid: string; n: number }[]> {
+  const { rows } = await q.query<{ kid: string; n: unknown }>(
+    "SELECT kid, count(*)::int AS n FROM licenses GROUP BY kid ORDER BY kid",
+  );
+  return rows.map((r) => ({ kid: String(r.kid), n: Number(r.n) }));
+}
+
+/** The active licenses that are nobody's predecessor: what a re-issue renews. */
+const REISSUABLE = (now: string) => `${STATE_WHERE.active(() => now)} AND superseded_by IS NULL`;
+
+/**
+ * The keys of the active, not superseded licenses signed by another key than
+ * `kid` (oldest first), and how many are already on `kid`.
+ */
+export async function reissueCandidates(
+  q: Queryable,
+  kid: string,
+  now: Date,
+): Promise<{ candidates: string[]; onKey: number }> {
+  const { rows } = await q.query<{ license_key: string; on_key: boolean }>(
+    `SELECT license_key, kid = $2 AS on_key FROM licenses WHERE ${REISSUABLE("$1")} ORDER BY id`,
+    [now.toISOString(), kid],
+  );
+  return {
+    candidates: rows.filter((r) => !r.on_key).map((r) => String(r.license_key)),
+    onKey: rows.filter((r) => r.on_key).length,
+  };
+}
+
+/** True when `r` is still what a re-issue renews (read again under its row lock). */
+export function isReissuable(r: LicenseRecord, now: Date): boolean {
+  return (
+    licenseState(r.status, new Date(r.expires_at), now) === "active" && r.superseded_by === null
+  );
+}
+
+/** One stored blob with the fields stored beside it, for an integrity check. */
+export interface StoredBlob extends SignedFields {
+  readonly blob: string;
+  /** True for an earlier blob of the key (earlier_blobs), false for its current one. */
+  readonly earlier: boolean;
+}
+
+/**
+ * Every stored blob, current ones then earlier ones, `pageSize` at a time;
+ * `onPage` is called for each page in order.
+ */
+export async function scanBlobs(
+  q: Queryable,
+  onPage: (blobs: StoredBlob[]) => void,
+  pageSize = 1000,
+): Promise<void> {
+  const tables: [string, boolean][] = [["licenses", false]];
+  const { rows: found } = await q.query<{ t: string | null }>(
+    "SELECT to_regclass('earlier_blobs')::text AS t",
+  );
+  if (found[0]?.t) tables.push(["earlier_blobs", true]);
+  for (const [table, earlier] of tables) {
+    let after = 0;
+    for (;;) {
+      const { rows } = await q.query<Row>(
+        `SELECT id, ${PAYLOAD_FIELDS.join(", ")}, blob FROM ${table}
+         WHERE id > $1 ORDER BY id LIMIT $2`,
+        [after, pageSize],
+      );
+      if (rows.length === 0) break;
+      after = Number(rows[rows.length - 1]!.id);
+      onPage(
+        rows.map((r) => ({
+          ...(Object.fromEntries(
+            PAYLOAD_FIELDS.map((f) => [f, READ[f](r[f])]),
+          ) as unknown as SignedFields),
+          blob: String(r.blob),
+          earlier,
+        })),
+      );
+    }
+  }
 }

@@ -10,6 +10,7 @@
  * Releases expand first and contract a release later, so the previous
  * release keeps running on the newer schema (see docs/LICENSE-SERVER.md).
  */
+import { TIERS } from "../core/catalogue.js";
 import { LicenseError } from "../core/errors.js";
 import type { Database, Queryable } from "./db.js";
 
@@ -101,6 +102,20 @@ export const MIGRATIONS: readonly Migration[] = [
       `CREATE UNIQUE INDEX earlier_blobs_blob ON earlier_blobs (license_key, md5(blob))`,
     ],
   },
+  {
+    version: 3,
+    name: "tiers as a table the catalogue's tiers are kept in",
+    statements: [
+      // The tier names come from the code's TIERS, which migrate() writes after the
+      // migrations; a migration never names them, so it need not change when they do.
+      `CREATE TABLE tiers (name text PRIMARY KEY)`,
+      `INSERT INTO tiers (name) SELECT tier FROM licenses UNION SELECT tier FROM earlier_blobs`,
+      `ALTER TABLE licenses DROP CONSTRAINT licenses_tier_check`,
+      `ALTER TABLE licenses ADD CONSTRAINT licenses_tier_fkey FOREIGN KEY (tier) REFERENCES tiers (name)`,
+      `ALTER TABLE earlier_blobs DROP CONSTRAINT earlier_blobs_tier_check`,
+      `ALTER TABLE earlier_blobs ADD CONSTRAINT earlier_blobs_tier_fkey FOREIGN KEY (tier) REFERENCES tiers (name)`,
+    ],
+  },
 ];
 
 /** The schema version this code expects. */
@@ -165,6 +180,12 @@ export async function migrate(db: Database): Promise<MigrateResult> {
       applied.push(m.version);
     }
     const version = Math.max(0, ...done, ...applied);
+    if (version >= 3) {
+      // The tiers a license may have are the catalogue's (core/catalogue.ts TIERS).
+      await tx.query("INSERT INTO tiers (name) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING", [
+        [...TIERS],
+      ]);
+    }
     return { applied, version };
   });
 }

@@ -3,10 +3,10 @@
  * to WebAssembly, keeping its files in a folder (or in memory for tests).
  * It is one connection, so statements and transactions run one at a time.
  */
+import { mkdirSync } from "node:fs";
 import { PGlite } from "@electric-sql/pglite";
 import { lock } from "proper-lockfile";
 import { LicenseError } from "../core/errors.js";
-import { ensurePrivateDir } from "../config/fs-safe.js";
 import type { Database, PoolStats, Queryable, QueryResult } from "./db.js";
 
 function wrap(pglite: Pick<PGlite, "query">): Queryable {
@@ -31,7 +31,7 @@ function wrap(pglite: Pick<PGlite, "query">): Queryable {
 export async function openPglite(dir?: string): Promise<Database> {
   let release: (() => Promise<void>) | undefined;
   if (dir !== undefined) {
-    ensurePrivateDir(dir);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
     try {
       release = await lock(dir, {
         realpath: false,

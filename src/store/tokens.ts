@@ -197,3 +197,14 @@ export function tokenAuthenticator(
 export async function touchToken(q: Queryable, id: number, now: Date): Promise<void> {
   await q.query("UPDATE admin_tokens SET last_used_at = $2 WHERE id = $1", [id, now.toISOString()]);
 }
+
+// An arbitrary constant naming "datatools-license first admin token" among advisory locks.
+const BOOTSTRAP_LOCK = "7243012946113906";
+
+/**
+ * Serialises the first-start token check across servers sharing one database,
+ * until the caller's transaction ends.
+ */
+export async function lockTokenBootstrap(tx: Queryable): Promise<void> {
+  await tx.query(`SELECT pg_advisory_xact_lock(${BOOTSTRAP_LOCK})`);
+}

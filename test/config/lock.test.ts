@@ -83,10 +83,16 @@ describe("the lock file", () => {
   it.runIf(process.platform === "linux")(
     "treats an owner that has exited but was not yet reaped (a zombie) as gone",
     async () => {
-      // The shell starts a child that exits at once, then becomes `sleep`, which never reaps it.
-      const shell = spawn("sh", ["-c", "true & echo $!; exec sleep 30"], {
-        stdio: ["ignore", "pipe", "ignore"],
-      });
+      // A parent that forks a child which exits at once, and never reaps it. (A shell may
+      // reap its background child before it execs, so the zombie is made deliberately.)
+      const shell = spawn(
+        "python3",
+        [
+          "-c",
+          "import os, time\npid = os.fork()\nif pid == 0:\n    os._exit(0)\nprint(pid, flush=True)\ntime.sleep(30)",
+        ],
+        { stdio: ["ignore", "pipe", "ignore"] },
+      );
       try {
         let out = "";
         shell.stdout.on("data", (d) => (out += d));

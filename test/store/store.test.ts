@@ -1,5 +1,6 @@
 // The store's behaviour, run on embedded PGlite and (with TEST_DATABASE_URL) on PostgreSQL.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { TIERS } from "../../src/core/catalogue.js";
 import { DEV_PRIVATE_KEY_HEX, KeyRing, importSigner } from "../../src/core/keys.js";
 import { mintLicense, type MintInput } from "../../src/core/mint.js";
 import { isLicenseError } from "../../src/core/errors.js";
@@ -9,7 +10,8 @@ import { openPostgres } from "../../src/store/pg.js";
 import * as L from "../../src/store/licenses.js";
 import * as T from "../../src/store/tokens.js";
 import { claimKey, completeKey, requestHash } from "../../src/store/idempotency.js";
-import { importRecords, verifyInThread } from "../../src/store/import.js";
+import { createServiceContext } from "../../src/service/context.js";
+import { importRecords as importWith, verifyInThread } from "../../src/service/imports.js";
 import { parseLog } from "../../src/issuer/log.js";
 import { toRecord } from "../../src/issuer/issue.js";
 import {
@@ -31,6 +33,16 @@ function newLicense(input: Partial<MintInput> = {}, now = NOW): L.NewLicense {
     now,
   );
   return { ...payload, blob, source: "api" };
+}
+
+/** The import service over the test database, its clock at NOW. */
+function importRecords(
+  db: TestDatabase["db"],
+  records: Parameters<typeof importWith>[1],
+  options?: Parameters<typeof importWith>[3],
+) {
+  const ctx = createServiceContext({ db, signer, ring, now: () => NOW });
+  return importWith(ctx, records, { actor: "import" }, options);
 }
 
 async function count(t: TestDatabase, table: string): Promise<number> {
@@ -80,6 +92,96 @@ describe.each(backendNames())("the store on %s", (backend) => {
     );
   });
 
+  describe("tiers", () => {
+    it("keeps exactly the code's tiers in the tiers table and refuses a license of another", async () => {
+      const { rows } = await t.db.query<{ name: string }>("SELECT name FROM tiers ORDER BY name");
+      expect(rows.map((r) => r.name)).toEqual([...TIERS].sort());
+      const gold = { ...newLicense(), tier: "gold" } as unknown as L.NewLicense;
+      const err = await L.insertLicense(t.db, gold, who, NOW).catch((e: unknown) => e);
+      expect(sqlState(err)).toBe("23503");
+      expect(await count(t, "licenses")).toBe(0);
+      expect(await count(t, "events")).toBe(0);
+    });
+  });
+
+  describe("one definition of a license's state", () => {
+    it("gives the same state in SQL (lists and counts) as in TypeScript, at and around expiry", async () => {
+      const expiry = new Date("2027-05-13T22:10:27Z");
+      const cases: { status: L.LicenseStatus; now: Date }[] = [];
+      for (const status of L.LICENSE_STATUSES) {
+        for (const offset of [-1000, 0, 1000]) {
+          cases.push({ status, now: new Date(expiry.getTime() + offset) });
+        }
+      }
+      for (const { status, now } of cases) {
+        await t.reset();
+        const l = newLicense();
+        const rec = await L.insertLicense(t.db, l, who, NOW);
+        if (status !== "active") {
+          await t.db.transaction(async (tx) =>
+            L.setStatus(
+              tx,
+              rec,
+              status,
+              status === "revoked" ? "revoke" : "suspend",
+              "x",
+              who,
+              NOW,
+            ),
+          );
+        }
+        const want = L.licenseState(status, expiry, now);
+        const counts = await L.countLicenses(t.db, now);
+        expect(counts.by_state[want], `${status} at ${now.toISOString()}`).toBe(1);
+        for (const state of L.LICENSE_STATES) {
+          const page = await L.listLicenses(t.db, { state, limit: 10 }, now);
+          expect(page.licenses.length, `${state} for ${status} at ${now.toISOString()}`).toBe(
+            state === want ? 1 : 0,
+          );
+        }
+      }
+    });
+  });
+
+  describe("one write path", () => {
+    it("writes the same before/after snapshot for a license issued alone, in a batch, imported and renewed", async () => {
+      const alone = await L.insertLicense(t.db, newLicense({ name: "Alone" }), who, NOW);
+      const insert = L.licenseInserter(t.db);
+      const [batched] = await Promise.all([
+        insert(newLicense({ name: "Batched" }), who, NOW),
+        insert(newLicense({ name: "Batched Too" }), who, NOW),
+      ]);
+      const imported = (
+        await L.insertLicenses(
+          t.db,
+          [
+            {
+              license: { ...newLicense({ name: "Imported" }), source: "import" },
+              action: "import",
+              who,
+              at: NOW,
+            },
+          ],
+          "skip",
+        )
+      )
+        .values()
+        .next().value!;
+      const renewed = await L.insertLicense(
+        t.db,
+        { ...newLicense({ name: "Alone" }), supersedes: alone.license_key },
+        who,
+        NOW,
+        "renew",
+      );
+      for (const rec of [alone, batched!, imported, renewed]) {
+        const [event] = await L.listEvents(t.db, rec.license_key);
+        expect(Object.keys(event!.after!).sort(), rec.name).toEqual([...L.SNAPSHOT_FIELDS].sort());
+        expect(event!.after, rec.name).toEqual(L.snapshot(rec));
+      }
+    });
+  });
+
   describe("licenses", () => {
     it("stores a license with its fields and writes one issue event with it", async () => {
       const l = newLicense({ tier: "pro" });
@@ -123,7 +225,7 @@ describe.each(backendNames())("the store on %s", (backend) => {
 
     it("returns undefined for a key that is not stored", async () => {
       expect(await L.getLicense(t.db, "DT1-CORE-00000000-00000000")).toBeUndefined();
-      expect(await L.getLicenseState(t.db, "DT1-CORE-00000000-00000000")).toBeUndefined();
+      expect(await L.getVerifyRow(t.db, "DT1-CORE-00000000-00000000")).toBeUndefined();
     });
 
     it("changes status inside a transaction and records before and after", async () => {
@@ -134,7 +236,7 @@ describe.each(backendNames())("the store on %s", (backend) => {
         const before = (await L.getLicense(tx, l.license_key, true))!;
         await L.setStatus(tx, before, "suspended", "suspend", "chargeback", who, later);
       });
-      const state = await L.getLicenseState(t.db, l.license_key);
+      const state = await L.getVerifyRow(t.db, l.license_key);
       expect(state?.status).toBe("suspended");
       const events = await L.listEvents(t.db, l.license_key);
       expect(events.map((e) => e.action)).toEqual(["issue", "suspend"]);
@@ -194,7 +296,7 @@ describe.each(backendNames())("the store on %s", (backend) => {
       const a = await L.insertLicense(t.db, newLicense({ name: "A" }), who, NOW);
       const b = await L.insertLicense(t.db, newLicense({ name: "B" }), who, NOW);
       const { q, sent } = counting();
-      const read = L.licenseStateReader(q);
+      const read = L.verifyRowReader(q);
       const [ra, rb, ra2, none] = await Promise.all([
         read(a.license_key),
         read(b.license_key),
@@ -433,7 +535,7 @@ describe.each(backendNames())("the store on %s", (backend) => {
         `\n${JSON.stringify(tampered)}\n${JSON.stringify(forged)}\n{"license_key": "DT1`;
       const { records, problems } = parseLog(text);
       expect(problems.map((p) => p.line)).toEqual([6]);
-      const first = await importRecords(t.db, records, ring, { actor: "import" }, NOW, {
+      const first = await importRecords(t.db, records, {
         batchSize: 2,
       });
       expect(first.imported).toBe(3);
@@ -444,7 +546,7 @@ describe.each(backendNames())("the store on %s", (backend) => {
       ]);
       expect(await count(t, "licenses")).toBe(3);
       expect(await count(t, "events")).toBe(3);
-      const second = await importRecords(t.db, records, ring, { actor: "import" }, NOW);
+      const second = await importRecords(t.db, records);
       expect(second.imported).toBe(0);
       expect(second.already_present).toBe(3);
       expect(await count(t, "licenses")).toBe(3);
@@ -463,7 +565,7 @@ describe.each(backendNames())("the store on %s", (backend) => {
       });
       const c = newLicense({ licenseKey: "DT1-CORE-KEY-0002" });
       const { records } = parseLog(jsonl([b, c, c]));
-      const s = await importRecords(t.db, records, ring, { actor: "import" }, NOW);
+      const s = await importRecords(t.db, records);
       expect(s.imported).toBe(1);
       expect(s.already_present).toBe(1);
       expect(s.rejected.map((r) => [r.line, r.code])).toEqual([[1, "LICENSE_KEY_TAKEN"]]);
@@ -479,7 +581,7 @@ describe.each(backendNames())("the store on %s", (backend) => {
       const third = newLicense({ licenseKey: key, tier: "pro" }, new Date("2026-07-01T00:00:00Z"));
       // The latest first, then the oldest: the order of the lines does not decide.
       const { records } = parseLog(jsonl([third, first, second]));
-      const s = await importRecords(t.db, records, ring, { actor: "import" }, NOW, {
+      const s = await importRecords(t.db, records, {
         batchSize: 2,
       });
       expect(s).toEqual({ imported: 3, already_present: 0, rejected: [] });
@@ -492,7 +594,7 @@ describe.each(backendNames())("the store on %s", (backend) => {
       const actions = (await L.listEvents(t.db, key)).map((e) => e.action);
       expect(actions).toEqual(["import", "import-earlier", "import-earlier"]);
 
-      const again = await importRecords(t.db, records, ring, { actor: "import" }, NOW);
+      const again = await importRecords(t.db, records);
       expect(again).toEqual({ imported: 0, already_present: 3, rejected: [] });
       expect(await count(t, "earlier_blobs")).toBe(2);
       expect(await count(t, "events")).toBe(3);
@@ -515,7 +617,7 @@ describe.each(backendNames())("the store on %s", (backend) => {
       );
       const renewed = newLicense({ licenseKey: key, years: 3 }, new Date("2026-08-01T00:00:00Z"));
       const { records } = parseLog(jsonl([renewed]));
-      const s = await importRecords(t.db, records, ring, { actor: "import" }, NOW);
+      const s = await importRecords(t.db, records);
       expect(s).toEqual({ imported: 1, already_present: 0, rejected: [] });
       const stored = await L.getLicense(t.db, key);
       // The key's status covers all its blobs.
@@ -539,7 +641,7 @@ describe.each(backendNames())("the store on %s", (backend) => {
       );
       let inFlight = 0;
       let most = 0;
-      const s = await importRecords(t.db, records, ring, { actor: "import" }, NOW, {
+      const s = await importRecords(t.db, records, {
         batchSize: 2,
         lookahead: 3,
         // Later batches finish first, as they may on worker threads.

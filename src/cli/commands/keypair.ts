@@ -1,10 +1,10 @@
 /** `dtlicense keypair`: make the production signing keypair. */
 import type { Command } from "commander";
-import { generateKeypair } from "../core/keys.js";
-import { PRIVKEY_VAR, PUBKEY_VAR } from "../config/keys.js";
-import { writeFileAtomic } from "../config/fs-safe.js";
-import type { CliContext } from "./context.js";
-import type { Wrap } from "./program.js";
+import { generateKeypair } from "../../core/keys.js";
+import { PRIVKEY_VAR, PUBKEY_VAR } from "../../config/keys.js";
+import { writeFileAtomic } from "../../config/fs-safe.js";
+import type { CliContext } from "../context.js";
+import type { Wrap } from "../program.js";
 
 export function registerKeypair(program: Command, ctx: CliContext, wrap: Wrap): void {
   program

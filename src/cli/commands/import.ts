@@ -6,21 +6,17 @@
  */
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
-import { LicenseError, type ErrorCode } from "../core/errors.js";
-import { parseLog, type LoggedRecord } from "../issuer/log.js";
-import { apiTarget, callApi, remoteOptions, type RemoteOptions } from "./admin.js";
-import type { CliContext } from "./context.js";
-import { loadKeys } from "./keys.js";
-import type { Wrap } from "./program.js";
+import { LicenseError, type ErrorCode } from "../../core/errors.js";
+import { parseLog } from "../../issuer/log.js";
+import type { ImportSummary, Rejection } from "../../service/imports.js";
+import { apiTarget, callApi, remoteOptions, type ApiTarget, type RemoteOptions } from "../api.js";
+import type { CliContext } from "../context.js";
+import { loadKeys } from "../keys.js";
+import { withService } from "../open.js";
+import type { Wrap } from "../program.js";
 
 interface ImportOptions extends RemoteOptions {
   json?: boolean;
-}
-
-interface Summary {
-  imported: number;
-  already_present: number;
-  rejected: { line: number; code: ErrorCode | string; reason: string }[];
 }
 
 // Records per API request (the server's limit is 1000).
@@ -69,36 +65,24 @@ async function runImport(ctx: CliContext, file: string, opts: ImportOptions): Pr
   }
   const target = apiTarget(ctx, opts);
   const onProgress = progress(ctx);
-  let parsed: ReturnType<typeof parseLog>;
-  let summary: Summary;
+  let summary: ImportSummary;
   if (target) {
-    parsed = parseLog(text);
-    summary = await viaApi(target, parsed.records, onProgress);
+    summary = await viaApi(target, text, onProgress);
   } else {
     const keys = loadKeys(ctx);
-    const { openDeploymentDatabase } = await import("./ops-env.js");
-    const { migrate } = await import("../store/migrations.js");
-    const { importRecords } = await import("../store/import.js");
     const { availableParallelism } = await import("node:os");
     // Signature checks are most of a large import's work; spread them over the cores.
-    // The workers start, and the database is opened, while this thread parses the file.
     const pool =
       lineCount(text) >= POOL_THRESHOLD && availableParallelism() > 1
-        ? (await import("../store/verify-pool.js")).createVerifyPool(keys.ring)
+        ? (await import("../../service/verify-pool.js")).createVerifyPool(keys.ring)
         : undefined;
     try {
-      const db = (await openDeploymentDatabase(ctx, opts.dataDir)).db;
-      try {
-        const migrated = migrate(db);
-        migrated.catch(() => undefined);
-        parsed = parseLog(text);
-        await migrated;
-        summary = await importRecords(
-          db,
-          parsed.records,
-          keys.ring,
+      const { importLog } = await import("../../service/imports.js");
+      summary = await withService(ctx, { dataDir: opts.dataDir, schema: "migrate", keys }, (s) =>
+        importLog(
+          s,
+          text,
           { actor: "import" },
-          ctx.now(),
           {
             onProgress,
             // Workers verify a few batches ahead, so they and the database are both kept busy.
@@ -106,19 +90,13 @@ async function runImport(ctx: CliContext, file: string, opts: ImportOptions): Pr
               ? { verify: (blobs: readonly string[]) => pool.verify(blobs), lookahead: 4 }
               : {}),
           },
-        );
-      } finally {
-        await db.close();
-      }
+        ),
+      );
     } finally {
       await pool?.close();
     }
   }
-  const { problems } = parsed;
-  const rejected = [
-    ...problems.map((p) => ({ line: p.line, code: "REQUEST_INVALID", reason: p.reason })),
-    ...summary.rejected,
-  ].sort((a, b) => a.line - b.line);
+  const { rejected } = summary;
   if (opts.json) {
     ctx.stdout.write(
       `${JSON.stringify({ imported: summary.imported, already_present: summary.already_present, rejected })}\n`,
@@ -140,26 +118,35 @@ function lineCount(text: string): number {
   return n;
 }
 
+/**
+ * The import through the API, 1000 records a request: the same service
+ * operation runs on the server; its rejections come back by index and are
+ * put back on this file's lines, with the lines that did not parse here.
+ */
 async function viaApi(
-  target: NonNullable<ReturnType<typeof apiTarget>>,
-  records: LoggedRecord[],
+  target: ApiTarget,
+  text: string,
   onProgress: (done: number, total: number) => void,
-): Promise<Summary> {
-  const summary: Summary = { imported: 0, already_present: 0, rejected: [] };
+): Promise<ImportSummary> {
+  const { records, problems } = parseLog(text);
+  const { withUnreadable } = await import("../../service/imports.js");
+  const summary: ImportSummary = { imported: 0, already_present: 0, rejected: [] };
+  const rejected: Rejection[] = [];
   for (let start = 0; start < records.length; start += API_BATCH) {
     const batch = records.slice(start, start + API_BATCH);
     const r = await callApi<{
       imported: number;
       already_present: number;
-      rejected: { index: number; code: string; reason: string }[];
+      rejected: { index: number; code: ErrorCode; reason: string }[];
     }>(target, "POST", "/v1/licenses/import", {
       records: batch.map(({ line: _line, ...rest }) => rest),
     });
     summary.imported += r.imported;
     summary.already_present += r.already_present;
     for (const x of r.rejected)
-      summary.rejected.push({ line: batch[x.index]!.line, code: x.code, reason: x.reason });
+      rejected.push({ line: batch[x.index]!.line, code: x.code, reason: x.reason });
     onProgress(Math.min(start + API_BATCH, records.length), records.length);
   }
+  summary.rejected = withUnreadable(problems, rejected);
   return summary;
 }

@@ -1,11 +1,11 @@
 /** `dtlicense issued …`: query the issuance log (replaces ADMIN.md's jq one-liners). */
 import type { Command } from "commander";
-import { LicenseError } from "../core/errors.js";
-import { TIERS } from "../core/catalogue.js";
-import { normalizeIdentity, parseTime, validateTier } from "../core/license.js";
-import { IssuanceLog, issuanceLogPath, type LoggedRecord } from "../issuer/log.js";
-import type { CliContext } from "./context.js";
-import type { Wrap } from "./program.js";
+import { LicenseError } from "../../core/errors.js";
+import { TIERS } from "../../core/catalogue.js";
+import { normalizeIdentity, parseTime, validateTier } from "../../core/license.js";
+import { IssuanceLog, issuanceLogPath, type LoggedRecord } from "../../issuer/log.js";
+import type { CliContext } from "../context.js";
+import type { Wrap } from "../program.js";
 
 function openLog(ctx: CliContext): { records: LoggedRecord[]; path: string } {
   const path = issuanceLogPath(ctx.env, ctx.home);

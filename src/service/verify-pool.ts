@@ -5,7 +5,7 @@
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import type { KeyRing } from "../core/keys.js";
-import type { VerifyOutcome } from "./import.js";
+import type { VerifyOutcome } from "./imports.js";
 
 export interface VerifyPool {
   /** Verifies blobs, results in the same order. */

@@ -3,7 +3,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import { isLicenseError } from "../core/errors.js";
 import { verifyBlob } from "../core/format.js";
 import { KeyRing, importPublicKey } from "../core/keys.js";
-import type { VerifyOutcome } from "./import.js";
+import type { VerifyOutcome } from "./imports.js";
 
 const ring = new KeyRing(
   (workerData as { keys: string[] }).keys.map((hex) => importPublicKey(Buffer.from(hex, "hex"))),

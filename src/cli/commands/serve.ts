@@ -1,8 +1,8 @@
 /** `dtlicense serve`: run the license server until SIGINT or SIGTERM. */
 import type { Command } from "commander";
-import { DEV_KEY_WARNING } from "../config/keys.js";
-import type { CliContext } from "./context.js";
-import type { Wrap } from "./program.js";
+import { DEV_KEY_WARNING } from "../../config/keys.js";
+import type { CliContext } from "../context.js";
+import type { Wrap } from "../program.js";
 
 interface ServeOptions {
   host?: string;
@@ -32,7 +32,7 @@ export function registerServe(program: Command, ctx: CliContext, wrap: Wrap): vo
 
 async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
   // Loaded here so commands that do not serve never load fastify or the database drivers.
-  const { loadServerConfig } = await import("../config/server.js");
+  const { loadServerConfig } = await import("../../config/server.js");
   const config = loadServerConfig(ctx.env, opts, ctx.home);
   if (config.keys.usingDevKey) ctx.stderr.write(`dtlicense: ${DEV_KEY_WARNING}\n`);
   // Listen for signals before starting, so a stop asked for during start-up is not lost.
@@ -49,7 +49,7 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
   // From here on a signal is handled: it stops the server once it has started.
   ctx.stderr.write(`dtlicense: starting (pid ${process.pid}); SIGINT or SIGTERM stops it\n`);
   try {
-    const { startServer } = await import("../server/start.js");
+    const { startServer } = await import("../../server/start.js");
     const server = await startServer({ config });
     ctx.stderr.write(`dtlicense: data: ${server.where}\n`);
     if (server.adminTokenFile) {

@@ -1,21 +1,22 @@
 /**
- * `dtlicense doctor`: checks a deployment from the inside — secret files'
- * modes and owners, the development key kept out of production, the database
- * reachable with its migrations current, the signing key in the published key
- * ring — and says how to fix each problem. Read-only: it changes nothing.
+ * The deployment check behind `dtlicense doctor`: secret files' modes and
+ * owners, the development key kept out of production, the server's
+ * configuration, the database reachable with its migrations current, the
+ * signing key in the published key ring, the stored licenses signed by trusted
+ * keys. Each finding says how to fix it. Read-only: it changes nothing.
  */
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
-import type { Command } from "commander";
 import { runtimeMode } from "../core/environment.js";
 import { LicenseError, type ErrorCode } from "../core/errors.js";
-import { DEV_KID, type KeyRing, type Signer } from "../core/keys.js";
+import { DEV_KID, KeyRing, type Signer } from "../core/keys.js";
 import {
   parsePublicKeyList,
   PRIVKEY_VAR,
   PUBKEY_VAR,
   readPublicKeyFile,
   resolveKeys,
+  type Env,
 } from "../config/keys.js";
 import {
   loadDatabaseConfig,
@@ -23,12 +24,12 @@ import {
   SERVER_VARS,
   type DatabaseConfig,
 } from "../config/server.js";
-import type { CliContext } from "./context.js";
-import { DEFAULT_SECRETS_DIR, ROTATE_LOCK, SECRET_FILES } from "./keys-cmd.js";
-import { openDeploymentDatabase } from "./ops-env.js";
-import type { Wrap } from "./program.js";
+import { countByKid } from "../store/licenses.js";
+import { schemaStatus, LATEST_VERSION } from "./health.js";
+import { openService } from "./open.js";
+import { DEFAULT_SECRETS_DIR, ROTATE_LOCK, SECRET_FILES } from "./rotation.js";
 
-type Level = "ok" | "warning" | "problem";
+export type Level = "ok" | "warning" | "problem";
 
 /** One finding: what was checked, what was found, and how to fix it. */
 export interface Finding {
@@ -36,15 +37,6 @@ export interface Finding {
   readonly level: Level;
   readonly message: string;
   readonly fix?: string;
-}
-
-interface DoctorOptions {
-  secretsDir?: string;
-  publishedKeys?: string;
-  publishedKeysFile?: string;
-  owner?: string;
-  dataDir?: string;
-  json?: boolean;
 }
 
 /** The variables that name secret files (the public-key ring file is not secret, so not listed). */
@@ -55,43 +47,53 @@ const SECRET_FILE_VARS = [
   SERVER_VARS.ADMIN_TOKEN_FILE,
 ] as const;
 
-export function registerDoctor(program: Command, ctx: CliContext, wrap: Wrap): void {
-  program
-    .command("doctor")
-    .description(
-      "Check this deployment's configuration from the inside: secret files, the development " +
-        "key, the database and its migrations, the signing key against the key ring. " +
-        "Prints each problem with how to fix it; exits 1 when there is one.",
-    )
-    .option(
-      "--secrets-dir <dir>",
-      `also check every file in this folder (default ${DEFAULT_SECRETS_DIR} when it exists)`,
-    )
-    .option(
-      "--published-keys <hex,...>",
-      "the public keys the shipped app embeds; the signing key must be one of them",
-    )
-    .option("--published-keys-file <file>", "the same, from a file")
-    .option("--owner <uid>", "uid that must own the secret files (default: the current user)")
-    .option("--data-dir <dir>", "data folder of an embedded database (no DATABASE_URL)")
-    .option("--json", "print {ok, findings} as JSON")
-    .action(wrap((opts: DoctorOptions) => doctor(ctx, opts)));
+/** What the checks look at. */
+export interface DoctorInput {
+  /** The environment the deployment runs with (the checks read it as the server would). */
+  readonly env: Env;
+  readonly home: string;
+  /** A secrets folder whose every file is checked (default: the deployment's, when it exists). */
+  readonly secretsDir?: string;
+  /** The public keys the shipped app embeds, as text (comma- or space-separated hex). */
+  readonly publishedKeys?: string;
+  readonly publishedKeysFile?: string;
+  /** The uid that must own the secret files (default: the current user). */
+  readonly owner?: number;
+  /** The data folder of an embedded database. */
+  readonly dataDir?: string;
 }
 
-async function doctor(ctx: CliContext, opts: DoctorOptions): Promise<number> {
+/** The whole report: every finding, and the counts. */
+export interface DoctorReport {
+  readonly ok: boolean;
+  readonly problems: number;
+  readonly warnings: number;
+  readonly findings: Finding[];
+}
+
+/**
+ * Checks a deployment from the inside — secret files' modes and owners, the
+ * development key kept out of production, the database reachable with its
+ * migrations current, the signing key in the published key ring — and says how
+ * to fix each problem. Read-only: it changes nothing.
+ *
+ * @example
+ * ```ts
+ * const report = await runDoctor({ env: process.env, home: os.homedir() });
+ * for (const f of report.findings) console.log(f.level, f.check, f.message, f.fix ?? "");
+ * ```
+ */
+export async function runDoctor(input: DoctorInput): Promise<DoctorReport> {
   const findings: Finding[] = [];
   const add = (f: Finding) => findings.push(f);
-  const mode = runtimeMode(ctx.env[SERVER_VARS.NODE_ENV]);
+  const mode = runtimeMode(input.env[SERVER_VARS.NODE_ENV]);
   const { production } = mode;
-  const owner = opts.owner !== undefined ? Number(opts.owner) : process.getuid?.();
-  if (opts.owner !== undefined && !Number.isInteger(owner)) {
-    throw new LicenseError("USAGE", `--owner must be a numeric uid, not "${opts.owner}"`);
-  }
+  const owner = input.owner ?? process.getuid?.();
 
-  checkSecretFiles(ctx, opts, owner, add);
-  checkServerConfig(ctx, add);
-  const keys = checkKeys(ctx, opts, production, add);
-  await checkDatabase(ctx, opts, production, keys?.ring, add);
+  checkSecretFiles(input, owner, add);
+  checkServerConfig(input, add);
+  const keys = checkKeys(input, production, add);
+  await checkDatabase(input, production, keys?.ring, add);
   if (!production) {
     add({
       check: "environment",
@@ -100,24 +102,9 @@ async function doctor(ctx: CliContext, opts: DoctorOptions): Promise<number> {
       fix: "set NODE_ENV=production for the deployed server (deploy/compose.yaml does)",
     });
   }
-
   const problems = findings.filter((f) => f.level === "problem").length;
   const warnings = findings.filter((f) => f.level === "warning").length;
-  if (opts.json) {
-    ctx.stdout.write(JSON.stringify({ ok: problems === 0, problems, warnings, findings }) + "\n");
-  } else {
-    const tag: Record<Level, string> = { ok: "ok   ", warning: "warn ", problem: "FAIL " };
-    for (const f of findings) {
-      ctx.stdout.write(`${tag[f.level]} ${f.check}: ${f.message}\n`);
-      if (f.fix && f.level !== "ok") ctx.stdout.write(`      fix: ${f.fix}\n`);
-    }
-    ctx.stdout.write(
-      problems === 0
-        ? `dtlicense doctor: no problems${warnings ? ` (${warnings} warning(s))` : ""}\n`
-        : `dtlicense doctor: ${problems} problem(s), ${warnings} warning(s)\n`,
-    );
-  }
-  return problems === 0 ? 0 : 1;
+  return { ok: problems === 0, problems, warnings, findings };
 }
 
 function checkFile(
@@ -177,19 +164,18 @@ function checkFile(
 }
 
 function checkSecretFiles(
-  ctx: CliContext,
-  opts: DoctorOptions,
+  input: DoctorInput,
   owner: number | undefined,
   add: (f: Finding) => void,
 ): void {
   const seen = new Set<string>();
   for (const v of SECRET_FILE_VARS) {
-    const path = ctx.env[v];
+    const path = input.env[v];
     if (path === undefined || path.trim() === "") continue;
     seen.add(path);
     checkFile(path, v, owner, add);
   }
-  if (ctx.env[PRIVKEY_VAR]) {
+  if (input.env[PRIVKEY_VAR]) {
     add({
       check: "secret files",
       level: "warning",
@@ -198,7 +184,7 @@ function checkSecretFiles(
     });
   }
   const dir =
-    opts.secretsDir ?? (existsSync(DEFAULT_SECRETS_DIR) ? DEFAULT_SECRETS_DIR : undefined);
+    input.secretsDir ?? (existsSync(DEFAULT_SECRETS_DIR) ? DEFAULT_SECRETS_DIR : undefined);
   if (dir === undefined) return;
   let st;
   try {
@@ -310,9 +296,9 @@ function problemOf(check: string, err: unknown, prefix = ""): Finding {
   };
 }
 
-function checkServerConfig(ctx: CliContext, add: (f: Finding) => void): void {
+function checkServerConfig(input: DoctorInput, add: (f: Finding) => void): void {
   try {
-    const config = loadServerConfig(ctx.env, {}, ctx.home);
+    const config = loadServerConfig(input.env, {}, input.home);
     add({
       check: "configuration",
       level: "ok",
@@ -324,14 +310,13 @@ function checkServerConfig(ctx: CliContext, add: (f: Finding) => void): void {
 }
 
 function checkKeys(
-  ctx: CliContext,
-  opts: DoctorOptions,
+  input: DoctorInput,
   production: boolean,
   add: (f: Finding) => void,
 ): { ring: KeyRing; signer: Signer | undefined } | undefined {
   let keys;
   try {
-    keys = resolveKeys(ctx.env);
+    keys = resolveKeys(input.env);
   } catch (err) {
     add(problemOf("keys", err));
     return undefined;
@@ -373,9 +358,9 @@ function checkKeys(
       });
     }
     const publishedText =
-      opts.publishedKeys ??
-      (opts.publishedKeysFile
-        ? readPublicKeyFile(opts.publishedKeysFile, "--published-keys-file")
+      input.publishedKeys ??
+      (input.publishedKeysFile
+        ? readPublicKeyFile(input.publishedKeysFile, "--published-keys-file")
         : undefined);
     if (publishedText !== undefined) {
       const published = parsePublicKeyList(publishedText, "the published keys");
@@ -399,19 +384,19 @@ function checkKeys(
 }
 
 async function checkDatabase(
-  ctx: CliContext,
-  opts: DoctorOptions,
+  input: DoctorInput,
   production: boolean,
   ring: KeyRing | undefined,
   add: (f: Finding) => void,
 ): Promise<void> {
   let database: DatabaseConfig;
+  let dataDir: string;
   try {
-    database = loadDatabaseConfig(
-      ctx.env,
-      opts.dataDir ? { dataDir: opts.dataDir } : {},
-      ctx.home,
-    ).database;
+    ({ database, dataDir } = loadDatabaseConfig(
+      input.env,
+      input.dataDir ? { dataDir: input.dataDir } : {},
+      input.home,
+    ));
   } catch (err) {
     add(problemOf("database", err));
     return;
@@ -420,7 +405,7 @@ async function checkDatabase(
   if (
     kind === "postgres" &&
     passwordInUrl(database.url) &&
-    !ctx.env[SERVER_VARS.DATABASE_URL_FILE]
+    !input.env[SERVER_VARS.DATABASE_URL_FILE]
   ) {
     add({
       check: "database",
@@ -439,7 +424,13 @@ async function checkDatabase(
   }
   let opened;
   try {
-    opened = await openDeploymentDatabase(ctx, opts.dataDir, 2);
+    opened = await openService({
+      database,
+      dataDir,
+      keys: { signer: undefined, ring: ring ?? new KeyRing() },
+      schema: "none",
+      max: 2,
+    });
   } catch (err) {
     if (err instanceof LicenseError && err.code === "DATA_DIR_LOCKED") {
       add({
@@ -455,10 +446,9 @@ async function checkDatabase(
   }
   const { db, where } = opened;
   try {
-    const { LATEST_VERSION, schemaVersion } = await import("../store/migrations.js");
     let version: number;
     try {
-      version = await schemaVersion(db);
+      version = (await schemaStatus(db)).version;
     } catch (err) {
       add({
         check: "database",
@@ -487,9 +477,7 @@ async function checkDatabase(
       add({ check: "migrations", level: "ok", message: `current (version ${version})` });
     }
     if (ring && version >= 1) {
-      const { rows } = await db.query<{ kid: string; n: number }>(
-        "SELECT kid, count(*)::int AS n FROM licenses GROUP BY kid ORDER BY kid",
-      );
+      const rows = await countByKid(db);
       const untrusted = rows.filter((r) => !ring.has(r.kid));
       if (untrusted.length > 0) {
         add({

@@ -8,7 +8,7 @@
  */
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { writeFileAtomic } from "../config/fs-safe.js";
+import { writeFileAtomic } from "./fs-safe.js";
 
 /** The file the first admin token is written to, in the data folder. */
 export const ADMIN_TOKEN_FILE = "admin-token";

@@ -1,19 +1,17 @@
 /**
- * `dtlicense admin token create|list|revoke|generate`: admin tokens, managed
- * over the API (with --url and an admin token, or the API of the server that
- * holds the embedded database open) or directly in the configured database.
- * `create` prints the new token alone on stdout; it is shown once.
+ * Reaching a license server's API from the command line: `--url` (or
+ * $DATATOOLS_SERVER_URL) with an admin token, or the server that holds the
+ * configured embedded database open (its data folder's server.json). An error
+ * answer becomes a LicenseError with the server's code.
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Command } from "commander";
 import { ERROR_CODES, LicenseError, type ErrorCode } from "../core/errors.js";
+import { ADMIN_TOKEN_FILE, runningServer, SERVER_FILE } from "../config/data-dir.js";
 import { readSecretFile } from "../config/secret-file.js";
 import { loadDatabaseConfig } from "../config/server.js";
-import { ADMIN_TOKEN_FILE, runningServer, SERVER_FILE } from "../server/server-file.js";
 import type { CliContext } from "./context.js";
-import { openDeploymentDatabase } from "./ops-env.js";
-import type { Wrap } from "./program.js";
 
 export const SERVER_URL_VAR = "DATATOOLS_SERVER_URL";
 export const ADMIN_TOKEN_VAR = "DATATOOLS_ADMIN_TOKEN";
@@ -169,127 +167,4 @@ export async function callApi<T>(
     );
   }
   return parsed as T;
-}
-
-interface Token {
-  id: number;
-  name: string;
-  created_by: string;
-  created_at: string;
-  last_used_at: string | null;
-  revoked_at: string | null;
-}
-
-export function registerAdmin(program: Command, ctx: CliContext, wrap: Wrap): void {
-  const admin = program.command("admin").description("License server administration");
-  const token = admin
-    .command("token")
-    .description("Admin tokens for the server's API (stored only as hashes)");
-
-  remoteOptions(
-    token
-      .command("create")
-      .description("create an admin token and print it alone on stdout (it is shown only once)")
-      .requiredOption(
-        "--name <name>",
-        "what the token is for, e.g. 'ops laptop' (shown in the audit trail)",
-      ),
-  ).action(
-    wrap(async (opts: RemoteOptions & { name: string }) => {
-      const target = apiTarget(ctx, opts);
-      let created: Token & { token: string };
-      if (target) {
-        created = await callApi(target, "POST", "/v1/admin/tokens", { name: opts.name });
-      } else {
-        const { generateToken, insertToken } = await import("../store/tokens.js");
-        const { migrate } = await import("../store/migrations.js");
-        const db = (await openDeploymentDatabase(ctx, opts.dataDir)).db;
-        try {
-          await migrate(db);
-          const t = generateToken();
-          created = { ...(await insertToken(db, opts.name, t, "cli", ctx.now())), token: t };
-        } finally {
-          await db.close();
-        }
-      }
-      ctx.stdout.write(`${created.token}\n`);
-      ctx.stderr.write(
-        `dtlicense: created admin token ${created.id} "${created.name}"; store it now, it is not shown again\n`,
-      );
-    }),
-  );
-
-  remoteOptions(
-    token
-      .command("list")
-      .description("list admin tokens (never the tokens themselves)")
-      .option("--json", "print JSON"),
-  ).action(
-    wrap(async (opts: RemoteOptions & { json?: boolean }) => {
-      const target = apiTarget(ctx, opts);
-      let tokens: Token[];
-      if (target) {
-        tokens = (await callApi<{ tokens: Token[] }>(target, "GET", "/v1/admin/tokens")).tokens;
-      } else {
-        const { listTokens } = await import("../store/tokens.js");
-        const db = (await openDeploymentDatabase(ctx, opts.dataDir)).db;
-        try {
-          tokens = await listTokens(db);
-        } finally {
-          await db.close();
-        }
-      }
-      if (opts.json) {
-        ctx.stdout.write(`${JSON.stringify(tokens, null, 2)}\n`);
-        return;
-      }
-      for (const t of tokens) {
-        const state = t.revoked_at ? `revoked ${t.revoked_at}` : "live";
-        ctx.stdout.write(
-          `${String(t.id).padEnd(5)} ${t.name.padEnd(24)} ${state.padEnd(34)} last used ${t.last_used_at ?? "never"}\n`,
-        );
-      }
-    }),
-  );
-
-  remoteOptions(
-    token
-      .command("revoke")
-      .description("revoke a live token by id or name")
-      .argument("<id-or-name>"),
-  ).action(
-    wrap(async (idOrName: string, opts: RemoteOptions) => {
-      const target = apiTarget(ctx, opts);
-      let revoked: Token;
-      if (target) {
-        revoked = await callApi(
-          target,
-          "POST",
-          `/v1/admin/tokens/${encodeURIComponent(idOrName)}/revoke`,
-        );
-      } else {
-        const { revokeToken } = await import("../store/tokens.js");
-        const db = (await openDeploymentDatabase(ctx, opts.dataDir)).db;
-        try {
-          revoked = await revokeToken(db, idOrName, ctx.now());
-        } finally {
-          await db.close();
-        }
-      }
-      ctx.stderr.write(`dtlicense: revoked admin token ${revoked.id} "${revoked.name}"\n`);
-    }),
-  );
-
-  token
-    .command("generate")
-    .description(
-      "print a new random token without storing it, for DATATOOLS_ADMIN_TOKEN_FILE " +
-        "(the server stores its hash on first start)",
-    )
-    .action(
-      wrap(async () => {
-        const { generateToken } = await import("../store/tokens.js");
-        ctx.stdout.write(`${generateToken()}\n`);
-      }),
-    );
 }

@@ -1,14 +1,14 @@
 /** `dtlicense mint`: sign a license for a buyer and record it in the issuance log. */
 import { statSync } from "node:fs";
 import type { Command } from "commander";
-import { LicenseError } from "../core/errors.js";
-import { pathTaken, writeFileAtomic } from "../config/fs-safe.js";
-import { PRIVKEY_VAR } from "../config/keys.js";
-import { IssuanceLog, issuanceLogPath } from "../issuer/log.js";
-import { issueLicense, toRecord } from "../issuer/issue.js";
-import type { CliContext } from "./context.js";
-import { loadKeys } from "./keys.js";
-import type { Wrap } from "./program.js";
+import { LicenseError } from "../../core/errors.js";
+import { pathTaken, writeFileAtomic } from "../../config/fs-safe.js";
+import { PRIVKEY_VAR } from "../../config/keys.js";
+import { IssuanceLog, issuanceLogPath } from "../../issuer/log.js";
+import { issueLicense, toRecord } from "../../issuer/issue.js";
+import type { CliContext } from "../context.js";
+import { loadKeys } from "../keys.js";
+import type { Wrap } from "../program.js";
 
 interface MintOptions {
   name: string;

@@ -1,0 +1,93 @@
+/**
+ * What every service operation is given: the database, the keys, the clock
+ * and a sink for what it did. The HTTP server, the command line (and, later, a
+ * webhook or a console page) build one and call the same operations with it.
+ */
+import type { KeyRing, Signer } from "../core/keys.js";
+import type { Database } from "../store/db.js";
+
+export type { Database, PoolStats } from "../store/db.js";
+export { isConnectionError } from "../store/db.js";
+import {
+  getVerifyRow,
+  insertLicense,
+  licenseInserter,
+  verifyRowReader,
+  type Actor,
+  type LicenseRecord,
+  type NewLicense,
+  type VerifyRow,
+} from "../store/licenses.js";
+import { authenticateToken, tokenAuthenticator, type AuthenticatedToken } from "../store/tokens.js";
+
+/** Told what the operations did, for metrics (the server counts; the command line ignores it). */
+export interface ServiceEvents {
+  /** `n` licenses were written by `action` (issue, renew, import, reissue). */
+  licensesWritten(action: string, n: number): void;
+}
+
+/** The dependencies of every operation. */
+export interface ServiceContext {
+  readonly db: Database;
+  /** Signs new licenses; undefined when only public keys are configured (issuing is refused). */
+  readonly signer: Signer | undefined;
+  /** The keys blobs are verified against. */
+  readonly ring: KeyRing;
+  /** The clock; tests freeze it. */
+  readonly now: () => Date;
+  readonly events: ServiceEvents;
+  /**
+   * The hot paths. On a server, requests that arrive together share one query
+   * (see store/batch.ts; nothing is cached); elsewhere each is its own query.
+   */
+  readonly hot: {
+    readonly verifyRow: (key: string) => Promise<VerifyRow | undefined>;
+    readonly authenticate: (presented: string) => Promise<AuthenticatedToken | undefined>;
+    /** Inserts outside a transaction; on a server concurrent licenses share one statement. */
+    readonly insertLicense: (l: NewLicense, who: Actor, now: Date) => Promise<LicenseRecord>;
+  };
+}
+
+export interface ServiceOptions {
+  readonly db: Database;
+  readonly signer: Signer | undefined;
+  readonly ring: KeyRing;
+  readonly now?: () => Date;
+  readonly events?: ServiceEvents;
+  /** Share hot reads and inserts among concurrent callers (a server). Default false. */
+  readonly batching?: boolean;
+}
+
+const IGNORE: ServiceEvents = { licensesWritten: () => undefined };
+
+/**
+ * Builds the context the operations run with.
+ *
+ * @example
+ * ```ts
+ * const ctx = createServiceContext({ db, signer, ring, batching: true });
+ * const { body } = await issueLicense(ctx, { name, email, tier: "pro" }, { actor: "ops" });
+ * ```
+ */
+export function createServiceContext(options: ServiceOptions): ServiceContext {
+  const { db } = options;
+  const hot: ServiceContext["hot"] = options.batching
+    ? {
+        verifyRow: verifyRowReader(db),
+        authenticate: tokenAuthenticator(db),
+        insertLicense: licenseInserter(db),
+      }
+    : {
+        verifyRow: (key) => getVerifyRow(db, key),
+        authenticate: (presented) => authenticateToken(db, presented),
+        insertLicense: (l, who, now) => insertLicense(db, l, who, now),
+      };
+  return {
+    db,
+    signer: options.signer,
+    ring: options.ring,
+    now: options.now ?? (() => new Date()),
+    events: options.events ?? IGNORE,
+    hot,
+  };
+}
