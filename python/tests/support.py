@@ -15,7 +15,8 @@ from typing import Any, Optional, TypedDict
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from datatools_license import DEV_PUBLIC_KEY_HEX
+from datatools_license import DEV_PUBLIC_KEY_HEX, LicenseError, LicenseStatus, verify_blob
+from datatools_license.store import LicenseFileRecord, serialize_record
 
 PYTHON_DIR = Path(__file__).resolve().parents[1]
 REPO = PYTHON_DIR.parent
@@ -92,6 +93,53 @@ def sign(seed_hex: str = DEV_SEED_HEX, **fields: Any) -> str:
     payload.update(fields)
     text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
     return sign_bytes(text.encode("utf-8"), seed_hex)
+
+
+def record_text(
+    blob: str,
+    activated: dt.datetime = NOW,
+    last_seen: dt.datetime = NOW,
+    renewed: Optional[dt.datetime] = None,
+) -> str:
+    """A license file's text, as both clients write it."""
+    return serialize_record(
+        LicenseFileRecord(
+            blob=blob,
+            activated_at=iso(activated),
+            last_seen_at=iso(last_seen),
+            renewed_at=iso(renewed) if renewed else None,
+        )
+    )
+
+
+def write_text(path: str, text: str) -> None:
+    """Writes a license file by hand (its folder made as the clients make it)."""
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        f.write(text)
+
+
+def read_bytes(path: str) -> Optional[bytes]:
+    """A file's bytes, or None when there is none."""
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def verify_answer(text: str, keys: list[str]) -> dict[str, Any]:
+    """What verify_blob says, in the oracle's shape."""
+    try:
+        lic = verify_blob(text, keys)
+    except LicenseError as err:
+        return {"error": {"code": err.code, "message": err.message}}
+    return {"ok": {"blob": lic.blob, "payload": lic.payload()}}
+
+
+def status_answer(status: LicenseStatus) -> dict[str, Any]:
+    """A status in the oracle's shape."""
+    return {"json": status.to_json(), "usable": status.usable, "message": status.message}
 
 
 class Clock:

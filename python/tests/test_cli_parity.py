@@ -24,7 +24,9 @@ from support import (
     VENDOR_SEED_HEX,
     TypeScript,
     iso,
+    record_text,
     sign,
+    write_text,
 )
 
 from datatools_license import (
@@ -37,7 +39,6 @@ from datatools_license import (
     renew,
     verify_blob,
 )
-from datatools_license.store import LicenseFileRecord, serialize_record
 
 VENDOR_ENV = {"DATATOOLS_LICENSE_PRIVKEY": VENDOR_SEED_HEX, "DATATOOLS_LICENSE_PUBKEY": VENDOR_PUB}
 ERROR_LINE = re.compile(r"^dtlicense: (.*) \[([A-Z_0-9]+)\]$", re.MULTILINE)
@@ -160,12 +161,7 @@ def write_record(
     home: Path, blob: str, last_seen: dt.datetime, activated: Optional[dt.datetime] = None
 ) -> str:
     path = os.path.join(home, ".datatools", "license.json")
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    record = LicenseFileRecord(
-        blob=blob, activated_at=iso(activated or last_seen), last_seen_at=iso(last_seen)
-    )
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(serialize_record(record))
+    write_text(path, record_text(blob, activated=activated or last_seen, last_seen=last_seen))
     return path
 
 

@@ -9,10 +9,22 @@ import json
 import os
 import stat
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import pytest
-from support import ADA, DAY, DEV_PUB, NOW, OTHER_SEED_HEX, Clock, TypeScript, iso, sign
+from support import (
+    ADA,
+    DAY,
+    DEV_PUB,
+    NOW,
+    OTHER_SEED_HEX,
+    Clock,
+    TypeScript,
+    iso,
+    read_bytes,
+    sign,
+    status_answer,
+)
 
 from datatools_license import (
     ChangeResult,
@@ -38,14 +50,6 @@ def code_of(fn: Any) -> str:
     return caught.value.code
 
 
-def read(path: str) -> Optional[bytes]:
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except OSError:
-        return None
-
-
 def test_activate_stores_the_license_with_mode_600_in_a_folder_of_mode_700(lic_path: str) -> None:
     result = activate(
         sign(), ADA["name"], ADA["email"], public_keys=[DEV_PUB], path=lic_path, now=Clock()
@@ -53,7 +57,7 @@ def test_activate_stores_the_license_with_mode_600_in_a_folder_of_mode_700(lic_p
     assert result.changed and result.previous is None and result.status.state == "active"
     assert stat.S_IMODE(os.stat(lic_path).st_mode) == 0o600
     assert stat.S_IMODE(os.stat(os.path.dirname(lic_path)).st_mode) == 0o700
-    record = json.loads(read(lic_path) or b"")
+    record = json.loads(read_bytes(lic_path) or b"")
     assert record == {
         "version": 1,
         "blob": sign(),
@@ -85,7 +89,7 @@ def test_activate_refuses_another_buyers_identity_and_writes_nothing(
     with pytest.raises(LicenseError) as caught:
         client(lic_path, Clock()).activate(sign(), name, email)
     assert caught.value.code == "IDENTITY_MISMATCH" and caught.value.message.startswith(which)
-    assert ADA["name"] not in caught.value.message and read(lic_path) is None
+    assert ADA["name"] not in caught.value.message and read_bytes(lic_path) is None
 
 
 def test_activate_refuses_an_expired_license_and_a_clock_behind_the_issue_time(
@@ -95,17 +99,17 @@ def test_activate_refuses_an_expired_license_and_a_clock_behind_the_issue_time(
     assert code_of(lambda: c.activate(sign(), **ADA)) == "LICENSE_EXPIRED"
     c = client(lic_path, Clock(NOW - DAY - dt.timedelta(seconds=1)))
     assert code_of(lambda: c.activate(sign(), **ADA)) == "CLOCK_ROLLBACK"
-    assert read(lic_path) is None
+    assert read_bytes(lic_path) is None
     assert client(lic_path, Clock(NOW - DAY)).activate(sign(), **ADA).changed
 
 
 def test_activate_over_another_usable_license_needs_force(lic_path: str) -> None:
     c = client(lic_path, Clock())
     c.activate(sign(), **ADA)
-    before = read(lic_path)
+    before = read_bytes(lic_path)
     other = sign(tier="pro", license_key="DT1-PRO-00000000-00000001")
     assert code_of(lambda: c.activate(other, **ADA)) == "LICENSE_EXISTS"
-    assert read(lic_path) == before
+    assert read_bytes(lic_path) == before
     result = c.activate(other, **ADA, force=True)
     assert result.changed and result.previous and result.previous.tier == "core"
     assert not c.activate(other, **ADA).changed
@@ -123,7 +127,7 @@ def test_renew_replaces_the_license_keeping_activation_and_the_latest_time_seen(
     newer = sign(expires_at=iso(NOW + 730 * DAY), license_key="DT1-CORE-00000000-00000002")
     result = c.renew(newer)
     assert result.changed and result.status.license and result.status.license.blob == newer
-    record = json.loads(read(lic_path) or b"")
+    record = json.loads(read_bytes(lic_path) or b"")
     assert record["activated_at"] == iso(NOW) and record["renewed_at"] == iso(NOW + 299 * DAY)
     assert record["last_seen_at"] == iso(NOW + 300 * DAY)
 
@@ -132,13 +136,13 @@ def test_renew_refuses_another_buyer_an_earlier_expiry_and_no_license(lic_path: 
     c = client(lic_path, Clock())
     assert code_of(lambda: c.renew(sign())) == "LICENSE_NONE"
     c.activate(sign(), **ADA)
-    before = read(lic_path)
+    before = read_bytes(lic_path)
     assert (
         code_of(lambda: c.renew(sign(email="eve@example.com", expires_at=iso(NOW + 900 * DAY))))
         == "RENEW_DIFFERENT_BUYER"
     )
     assert code_of(lambda: c.renew(sign(expires_at=iso(NOW + 100 * DAY)))) == "RENEW_EARLIER_EXPIRY"
-    assert read(lic_path) == before
+    assert read_bytes(lic_path) == before
     assert renew(sign(), public_keys=[DEV_PUB], path=lic_path, now=Clock()).changed is False
 
 
@@ -148,7 +152,7 @@ def test_deactivate_removes_the_file_whatever_its_state(lic_path: str) -> None:
         f.write("not a license")
     result = deactivate(public_keys=[DEV_PUB], path=lic_path, now=Clock())
     assert result.removed and result.previous.reason == "corrupt"
-    assert read(lic_path) is None and os.listdir(os.path.dirname(lic_path)) == []
+    assert read_bytes(lic_path) is None and os.listdir(os.path.dirname(lic_path)) == []
     assert not deactivate(public_keys=[DEV_PUB], path=lic_path).removed
     assert load_license([DEV_PUB], lic_path).state == "none"
 
@@ -181,11 +185,7 @@ def python_step(path: str, op: str, args: dict[str, Any], now: dt.datetime) -> A
         elif op == "deactivate":
             result = c.deactivate()
         else:
-            return {
-                "json": c.status().to_json(),
-                "usable": c.status().usable,
-                "message": c.status().message,
-            }
+            return status_answer(c.status())
     except LicenseError as err:
         return {"error": {"code": err.code, "message": err.message}}
     if isinstance(result, RemoveResult):
@@ -319,7 +319,7 @@ def test_each_sequence_of_changes_gives_what_the_typescript_client_gives(
         mine = same_home(python_step(paths["python"], op, args, now), homes["python"])
         theirs = ts.oracle(op, home=str(homes["typescript"]), keys=[DEV_PUB], now=iso(now), **args)
         assert mine == same_home(theirs, homes["typescript"]), f"step {n}: {op}"
-        assert read(paths["python"]) == read(paths["typescript"]), f"step {n}: {op}"
+        assert read_bytes(paths["python"]) == read_bytes(paths["typescript"]), f"step {n}: {op}"
 
 
 @pytest.mark.parametrize(
@@ -351,4 +351,4 @@ def test_changes_over_a_damaged_file_give_what_the_typescript_client_gives(
             op, home=str(homes["typescript"]), keys=[DEV_PUB], now=iso(NOW + DAY), **args
         )
         assert mine == same_home(theirs, homes["typescript"]), op
-        assert read(paths["python"]) == read(paths["typescript"]), op
+        assert read_bytes(paths["python"]) == read_bytes(paths["typescript"]), op

@@ -11,10 +11,10 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Any
 
 import pytest
-from support import ADA, CLI, DEV_PUB, ORACLE, Clock, TypeScript, sign
+from support import ADA, CLI, DEV_PUB, ORACLE, Clock, TypeScript, read_bytes, sign
 
 from datatools_license import LicenseClient, LicenseError, load_license
 from datatools_license.lock import acquire_lock
@@ -41,17 +41,10 @@ def stop(holder: subprocess.Popen[str], reap: bool = True) -> None:
         holder.wait()
 
 
-def lock_owner(lic_path: str) -> dict:  # type: ignore[type-arg]
+def lock_owner(lic_path: str) -> dict[str, Any]:
     with open(lic_path + ".lock", encoding="utf-8") as f:
-        return json.loads(f.read())  # type: ignore[no-any-return]
-
-
-def read(path: str) -> Optional[bytes]:
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except OSError:
-        return None
+        owner: dict[str, Any] = json.loads(f.read())
+    return owner
 
 
 def test_python_waits_for_a_live_typescript_holder_then_refuses_naming_it(
@@ -67,7 +60,7 @@ def test_python_waits_for_a_live_typescript_holder_then_refuses_naming_it(
         waited = time.monotonic() - started
         assert caught.value.code == "FILE_UNWRITABLE"
         assert f"process {holder.pid} (since " in caught.value.message
-        assert 2.9 < waited < 10 and read(lic_path) is None
+        assert 2.9 < waited < 10 and read_bytes(lic_path) is None
         # A check that refreshes does not wait, and does not fail.
         assert load_license([DEV_PUB], lic_path, refresh=True).state == "none"
     finally:
@@ -112,7 +105,7 @@ def test_dtlicense_waits_for_a_live_python_holder_then_refuses_naming_it(
         r = ts.cli(["activate", sign(), "--name", ADA["name"], "--email", ADA["email"]], home)
         assert r.returncode == 1 and "[FILE_UNWRITABLE]" in r.stderr
         assert f"process {holder.pid} (since {owner['started']})" in r.stderr
-        assert read(lic_path) is None
+        assert read_bytes(lic_path) is None
     finally:
         stop(holder)
     r = ts.cli(["activate", sign(), "--name", ADA["name"], "--email", ADA["email"]], home)
@@ -137,7 +130,9 @@ def test_the_lock_file_python_writes_is_the_one_typescript_writes(
         stop(holder)
     assert list(mine) == list(theirs)  # the same fields in the same order
     assert mine["host"] == theirs["host"] and mine.get("boot_id") == theirs.get("boot_id")
-    assert read(lic_path + ".lock") is not None  # the killed holder's, until someone takes it over
+    assert (
+        read_bytes(lic_path + ".lock") is not None
+    )  # the killed holder's, until someone takes it over
 
 
 @pytest.mark.parametrize("side", ["python", "typescript"])
@@ -156,7 +151,7 @@ def test_a_lock_of_another_host_is_never_taken_over(
             ["activate", sign(), "--name", ADA["name"], "--email", ADA["email"]], home
         ).stderr
     assert "process 1 on host elsewhere.example (since 2026-05-13T22:10:27Z)" in message
-    assert read(lic_path) is None
+    assert read_bytes(lic_path) is None
 
 
 @pytest.mark.parametrize("side", ["python", "typescript"])
@@ -178,11 +173,11 @@ def test_a_torn_lock_file_blocks_while_fresh_and_is_taken_over_once_old(
         return r.stderr
 
     assert "a process that left a lock file that cannot be read" in activate()
-    assert read(lic_path) is None
+    assert read_bytes(lic_path) is None
     old = time.time() - 60
     os.utime(lock, (old, old))
     activate()
-    assert read(lic_path) is not None and not lock.exists()
+    assert read_bytes(lic_path) is not None and not lock.exists()
 
 
 def test_a_dead_python_holders_lock_is_taken_over_by_dtlicense_at_once(

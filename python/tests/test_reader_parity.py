@@ -7,26 +7,26 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from support import DEV_SEED_HEX, OTHER_SEED_HEX, TypeScript, load_vectors, sign, sign_bytes
+from support import (
+    DEV_SEED_HEX,
+    OTHER_SEED_HEX,
+    TypeScript,
+    load_vectors,
+    sign,
+    sign_bytes,
+    verify_answer,
+)
 
-from datatools_license import DEV_PUBLIC_KEY_HEX, KeyRing, LicenseError, verify_blob
+from datatools_license import DEV_PUBLIC_KEY_HEX, KeyRing, LicenseError
 
 VECTORS = load_vectors()
 TRUSTED = [k["public_key_hex"] for k in VECTORS["keys"] if k["trusted"]]
 GENUINE = VECTORS["valid"][0]["blob"]
 
 
-def answer(text: str, keys: list[str] = TRUSTED) -> dict[str, Any]:
-    try:
-        lic = verify_blob(text, keys)
-    except LicenseError as err:
-        return {"error": {"code": err.code, "message": err.message}}
-    return {"ok": {"blob": lic.blob, "payload": lic.payload()}}
-
-
 def assert_same_as_typescript(ts: TypeScript, inputs: list[str], keys: list[str] = TRUSTED) -> None:
     expected = ts.oracle("verify", inputs=inputs, keys=keys)
-    mine = [answer(text, keys) for text in inputs]
+    mine = [verify_answer(text, keys) for text in inputs]
     differ = [(text[:120], m, e) for text, m, e in zip(inputs, mine, expected) if m != e]
     assert differ == [], f"{len(differ)} of {len(inputs)} differ; first: {differ[:3]}"
 

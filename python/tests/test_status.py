@@ -11,7 +11,21 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 import pytest
-from support import DAY, DEV_PUB, NOW, OTHER_SEED_HEX, VENDOR_PUB, Clock, TypeScript, iso, sign
+from support import (
+    DAY,
+    DEV_PUB,
+    NOW,
+    OTHER_SEED_HEX,
+    VENDOR_PUB,
+    Clock,
+    TypeScript,
+    iso,
+    read_bytes,
+    record_text,
+    sign,
+    status_answer,
+    write_text,
+)
 
 from datatools_license import (
     CLOCK_ROLLBACK_TOLERANCE_MS,
@@ -24,40 +38,10 @@ from datatools_license.store import LicenseFileRecord, serialize_record
 HOUR = dt.timedelta(hours=1)
 
 
-def record_text(
-    blob: str,
-    activated: dt.datetime = NOW,
-    last_seen: dt.datetime = NOW,
-    renewed: Optional[dt.datetime] = None,
-) -> str:
-    return serialize_record(
-        LicenseFileRecord(
-            blob=blob,
-            activated_at=iso(activated),
-            last_seen_at=iso(last_seen),
-            renewed_at=iso(renewed) if renewed else None,
-        )
-    )
-
-
-def store(path: str, text: str) -> None:
-    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-    with open(path, "w", encoding="utf-8", newline="") as f:
-        f.write(text)
-
-
 def status_at(
     path: str, now: dt.datetime, keys: Optional[list[str]] = None, refresh: bool = False
 ) -> LicenseStatus:
     return load_license(keys or [DEV_PUB], path, now=Clock(now), refresh=refresh)
-
-
-def file_bytes(path: str) -> Optional[bytes]:
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except OSError:
-        return None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -80,7 +64,7 @@ def test_is_none_with_license_none_when_nothing_was_activated_and_writes_nothing
 
 
 def test_is_active_with_the_tiers_features_and_days_left(lic_path: str) -> None:
-    store(lic_path, record_text(sign(tier="lite")))
+    write_text(lic_path, record_text(sign(tier="lite")))
     status = status_at(lic_path, NOW)
     assert (status.state, status.usable, status.code, status.message, status.tier) == (
         "active",
@@ -110,7 +94,7 @@ def test_is_active_with_the_tiers_features_and_days_left(lic_path: str) -> None:
 def test_is_expiring_with_30_whole_days_left_or_fewer(
     lic_path: str, left: dt.timedelta, state: str
 ) -> None:
-    store(lic_path, record_text(sign(expires_at=iso(NOW + left))))
+    write_text(lic_path, record_text(sign(expires_at=iso(NOW + left))))
     status = status_at(lic_path, NOW)
     assert status.state == state and status.usable and status.has_feature("deduplicator")
     if state == "expiring":
@@ -118,7 +102,7 @@ def test_is_expiring_with_30_whole_days_left_or_fewer(
 
 
 def test_is_expired_from_the_expiry_second_on_and_enables_nothing(lic_path: str) -> None:
-    store(lic_path, record_text(sign(expires_at=iso(NOW + DAY))))
+    write_text(lic_path, record_text(sign(expires_at=iso(NOW + DAY))))
     status = status_at(lic_path, NOW + DAY)
     assert (status.state, status.code, status.days_left, status.features) == (
         "expired",
@@ -131,7 +115,7 @@ def test_is_expired_from_the_expiry_second_on_and_enables_nothing(lic_path: str)
 
 
 def test_refuses_a_clock_more_than_24_hours_behind_the_last_check(lic_path: str) -> None:
-    store(lic_path, record_text(sign(), last_seen=NOW + 10 * DAY))
+    write_text(lic_path, record_text(sign(), last_seen=NOW + 10 * DAY))
     within = NOW + 10 * DAY - dt.timedelta(milliseconds=CLOCK_ROLLBACK_TOLERANCE_MS)
     assert status_at(lic_path, within).state == "active"
     status = status_at(lic_path, within - dt.timedelta(seconds=1))
@@ -145,20 +129,20 @@ def test_refuses_a_clock_more_than_24_hours_behind_the_last_check(lic_path: str)
 
 
 def test_refuses_a_clock_more_than_24_hours_behind_the_signed_issue_time(lic_path: str) -> None:
-    store(lic_path, record_text(sign(issued_at=iso(NOW + 3 * DAY)), last_seen=NOW - DAY))
+    write_text(lic_path, record_text(sign(issued_at=iso(NOW + 3 * DAY)), last_seen=NOW - DAY))
     status = status_at(lic_path, NOW)
     assert status.reason == "clock_rollback" and "was issued" in (status.message or "")
 
 
 def test_refreshes_last_seen_only_when_asked_and_over_an_hour_old(lic_path: str) -> None:
     text = record_text(sign())
-    store(lic_path, text)
+    write_text(lic_path, text)
     status_at(lic_path, NOW + 2 * HOUR)
-    assert file_bytes(lic_path) == text.encode()
+    assert read_bytes(lic_path) == text.encode()
     status_at(lic_path, NOW + 59 * dt.timedelta(minutes=1), refresh=True)
-    assert file_bytes(lic_path) == text.encode()
+    assert read_bytes(lic_path) == text.encode()
     status_at(lic_path, NOW + 2 * HOUR, refresh=True)
-    assert file_bytes(lic_path) == record_text(sign(), last_seen=NOW + 2 * HOUR).encode()
+    assert read_bytes(lic_path) == record_text(sign(), last_seen=NOW + 2 * HOUR).encode()
     assert not os.path.exists(lic_path + ".lock")
 
 
@@ -166,14 +150,14 @@ def test_a_refresh_that_cannot_write_never_fails_the_check(
     lic_path: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     text = record_text(sign())
-    store(lic_path, text)
+    write_text(lic_path, text)
 
     def read_only(src: str, dst: str) -> None:
         raise OSError(30, "Read-only file system")  # EROFS, as root cannot be refused by mode
 
     monkeypatch.setattr(os, "replace", read_only)
     assert status_at(lic_path, NOW + 2 * HOUR, refresh=True).state == "active"
-    assert file_bytes(lic_path) == text.encode()
+    assert read_bytes(lic_path) == text.encode()
     assert sorted(os.listdir(os.path.dirname(lic_path))) == ["license.json"]
 
 
@@ -190,7 +174,7 @@ def test_a_check_in_may_refuse_a_usable_license_but_never_unlock_one(lic_path: s
         def review(self, status: LicenseStatus, ring: Any, now_ms: int) -> Optional[LicenseStatus]:
             return LicenseStatus(state="active", path=status.path, usable=True)
 
-    store(lic_path, record_text(sign()))
+    write_text(lic_path, record_text(sign()))
     check_in = Revoked()
     status = load_license([DEV_PUB], lic_path, now=Clock(NOW), check_in=check_in)
     assert (status.state, status.reason, status.usable, status.features) == (
@@ -222,7 +206,7 @@ def scenarios() -> list[tuple[str, Callable[[str], None], dt.datetime, list[str]
     good = sign()
 
     def text(t: str) -> Callable[[str], None]:
-        return lambda path: store(path, t)
+        return lambda path: write_text(path, t)
 
     def directory(path: str) -> None:
         os.makedirs(path)
@@ -354,10 +338,6 @@ def scenarios() -> list[tuple[str, Callable[[str], None], dt.datetime, list[str]
 SCENARIOS = scenarios()
 
 
-def python_answer(status: LicenseStatus) -> dict[str, Any]:
-    return {"json": status.to_json(), "usable": status.usable, "message": status.message}
-
-
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[s[0] for s in SCENARIOS])
 def test_reads_each_file_as_the_typescript_client_does(
     ts: TypeScript, home: Path, scenario: tuple[str, Callable[[str], None], dt.datetime, list[str]]
@@ -365,11 +345,11 @@ def test_reads_each_file_as_the_typescript_client_does(
     _, make, now, keys = scenario
     path = os.path.join(home, ".datatools", "license.json")
     make(path)
-    before = file_bytes(path)
-    mine = python_answer(load_license(keys, path, now=Clock(now)))
+    before = read_bytes(path)
+    mine = status_answer(load_license(keys, path, now=Clock(now)))
     theirs = ts.oracle("status", home=str(home), keys=keys, now=iso(now), refresh=False)
     assert mine == theirs
-    assert file_bytes(path) == before
+    assert read_bytes(path) == before
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[s[0] for s in SCENARIOS])
@@ -383,7 +363,7 @@ def test_refreshes_each_file_as_the_typescript_client_does(
     homes = [tmp_path / "python", tmp_path / "typescript"]
     for h in homes:
         make(os.path.join(h, ".datatools", "license.json"))
-    mine = python_answer(
+    mine = status_answer(
         load_license(
             keys,
             os.path.join(homes[0], ".datatools", "license.json"),
@@ -394,7 +374,7 @@ def test_refreshes_each_file_as_the_typescript_client_does(
     theirs = ts.oracle("status", home=str(homes[1]), keys=keys, now=iso(later), refresh=True)
     assert mine["json"] == theirs["json"]
     a, b = (h / ".datatools" / "license.json" for h in homes)
-    assert (a.is_dir(), file_bytes(str(a))) == (b.is_dir(), file_bytes(str(b)))
+    assert (a.is_dir(), read_bytes(str(a))) == (b.is_dir(), read_bytes(str(b)))
     assert listing(homes[0]) == listing(homes[1])  # no lock or temporary file left behind
 
 
@@ -429,5 +409,5 @@ def test_serializes_a_record_byte_for_byte_as_the_typescript_client(ts: TypeScri
 
 
 def test_a_client_object_checks_as_load_license_does(lic_path: str) -> None:
-    store(lic_path, record_text(sign()))
+    write_text(lic_path, record_text(sign()))
     assert LicenseClient([DEV_PUB], lic_path, now=Clock()).status() == status_at(lic_path, NOW)

@@ -40,7 +40,6 @@ def _not_json(constant: str) -> Any:
 
 
 _DECODER = json.JSONDecoder(parse_int=float, parse_constant=_not_json)
-_JSON_WS = re.compile(r"[ \t\n\r]*")
 _NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
 _scanstring: Any = json.decoder.scanstring  # type: ignore[attr-defined]
 
@@ -51,13 +50,16 @@ def parse_json(text: str) -> JsonValue:
     is not JSON. Python's parser recurses and gives up on deep nesting, which JavaScript's does
     not; such text is parsed again without recursion."""
     try:
-        return _DECODER.decode(text)  # type: ignore[no-any-return]
+        value: JsonValue = _DECODER.decode(text)
     except RecursionError:
         return _parse_without_recursion(text)
+    return value
 
 
 def _skip(text: str, i: int) -> int:
-    return _JSON_WS.match(text, i).end()  # type: ignore[union-attr]
+    while i < len(text) and text[i] in " \t\n\r":
+        i += 1
+    return i
 
 
 def _key(text: str, i: int) -> tuple[str, int]:
@@ -112,7 +114,8 @@ def _parse_without_recursion(text: str) -> JsonValue:
             if not stack:
                 if i != len(text):
                     raise ValueError(f"extra data at {i}")
-                return value  # type: ignore[no-any-return]
+                result: JsonValue = value
+                return result
             frame = stack[-1]
             container = frame[0]
             if isinstance(container, dict):

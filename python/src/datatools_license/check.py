@@ -76,7 +76,7 @@ class LicenseStatus:
     tier_features: tuple[Feature, ...] = ()
     #: Whole days until expiry, 0 once expired; None without a license.
     days_left: Optional[int] = None
-    _enabled: frozenset = field(default=frozenset(), repr=False, compare=False)  # type: ignore[type-arg]
+    _enabled: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
 
     @property
     def tier(self) -> Optional[str]:

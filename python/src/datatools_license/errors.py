@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from typing import Optional
 
 #: Every code this package raises or reports, with the meaning the TypeScript package gives it.
@@ -76,3 +77,9 @@ class LicenseError(Exception):
 
     def __repr__(self) -> str:
         return f"LicenseError({self.code!r}, {self.message!r})"
+
+
+def errno_name(err: OSError) -> str:
+    """The errno name of an OS error (``EACCES``), as Node's ``err.code`` gives it in the
+    TypeScript client's messages, or the error's text when it has none."""
+    return errno.errorcode.get(err.errno or 0, str(err))

@@ -9,7 +9,6 @@ killed one loses it at once. Removing an abandoned lock happens under a second l
 
 from __future__ import annotations
 
-import errno
 import os
 import random
 import re
@@ -24,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 from . import _js
-from .errors import LicenseError
+from .errors import LicenseError, errno_name
 
 #: A lock file that cannot be read (a crash between creating and writing it) is abandoned once
 #: it is this old, in milliseconds.
@@ -158,12 +157,9 @@ def _try_lock(path: str, remove_abandoned: Callable[[str, str], None]) -> LockAt
 
 
 def _cannot(what: str, path: str, err: OSError) -> LicenseError:
-    return LicenseError("FILE_UNWRITABLE", f"cannot {what} the lock file {path} ({_errno(err)})")
-
-
-def _errno(err: OSError) -> str:
-    """The errno name (``EACCES``), as Node's ``err.code``, or the message when there is none."""
-    return errno.errorcode.get(err.errno or 0, str(err))
+    return LicenseError(
+        "FILE_UNWRITABLE", f"cannot {what} the lock file {path} ({errno_name(err)})"
+    )
 
 
 def _create(path: str) -> Optional[FileLock]:

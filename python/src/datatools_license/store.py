@@ -5,7 +5,6 @@ blob."""
 
 from __future__ import annotations
 
-import errno
 import os
 import re
 import secrets
@@ -14,7 +13,7 @@ from pathlib import Path
 from typing import Callable, Optional, TypeVar, Union
 
 from . import _js
-from .errors import LicenseError
+from .errors import LicenseError, errno_name
 from .lock import FileLock, acquire_lock, describe_holder
 
 #: The folder under the home folder that holds the license.
@@ -62,10 +61,6 @@ def license_path(home: Optional[PathLike] = None) -> str:
     return os.path.join(base, LICENSE_DIR, LICENSE_FILE)
 
 
-def _errno_name(err: OSError) -> str:
-    return errno.errorcode.get(err.errno or 0, str(err))
-
-
 def read_license_file(path: str) -> RawLicenseFile:
     """Reads the license file's text without interpreting it."""
     try:
@@ -76,7 +71,7 @@ def read_license_file(path: str) -> RawLicenseFile:
     except (FileNotFoundError, NotADirectoryError):
         return RawLicenseFile("missing")
     except OSError as err:
-        return RawLicenseFile("unreadable", error=_errno_name(err))
+        return RawLicenseFile("unreadable", error=errno_name(err))
 
 
 def serialize_record(record: LicenseFileRecord) -> str:
@@ -137,7 +132,7 @@ def _write_atomic(path: str, text: str) -> None:
             os.unlink(tmp)
         except OSError:
             pass
-        raise LicenseError("FILE_UNWRITABLE", f"cannot write {path} ({_errno_name(err)})") from err
+        raise LicenseError("FILE_UNWRITABLE", f"cannot write {path} ({errno_name(err)})") from err
 
 
 def write_record(path: str, record: LicenseFileRecord, lock: FileLock) -> None:
