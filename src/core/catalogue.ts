@@ -48,7 +48,9 @@ const NINE_TOOLS = [
 
 /**
  * The built-in catalogue: nine data tools in three tiers. Lite has the first
- * three; core has all nine; pro has all nine plus the pro-only features.
+ * three; core has all nine; pro has all nine plus the pro-only features. The
+ * Python package's copy is generated from this one
+ * (`node python/tools/write-catalogue.mjs`; a test fails until it is current).
  */
 export const DEFAULT_CATALOGUE: Catalogue = {
   features: [
