@@ -7,7 +7,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const LAZY_GROUPS = ["serve", "db", "admin", "import", "keys", "doctor"];
+const LAZY_GROUPS = ["serve", "db", "admin", "import", "ledger", "keys", "doctor"];
 
 await build({
   stdin: {

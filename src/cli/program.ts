@@ -32,6 +32,7 @@ const GROUPS: readonly { commands: readonly string[]; load: () => Promise<Regist
   { commands: ["db"], load: async () => (await import("./commands/db.js")).registerDb },
   { commands: ["admin"], load: async () => (await import("./commands/admin.js")).registerAdmin },
   { commands: ["import"], load: async () => (await import("./commands/import.js")).registerImport },
+  { commands: ["ledger"], load: async () => (await import("./commands/ledger.js")).registerLedger },
   {
     commands: ["keys"],
     load: async () => (await import("./commands/keys.js")).registerKeysCommands,

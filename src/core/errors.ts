@@ -58,6 +58,8 @@ export const CORE_ERROR_CODES = {
   FILE_UNWRITABLE: "a file could not be written",
   LOG_LOCKED: "the issuance log is locked by another process for too long",
   LOG_NOT_FOUND: "no issuance log exists yet",
+  LEDGER_BROKEN:
+    "a hash chain (the issuance log's lines or the audit events) is broken: an entry was changed, removed, reordered or inserted",
   NOT_FOUND: "nothing matched",
 } as const;
 

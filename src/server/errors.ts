@@ -83,6 +83,7 @@ export const STATUS: Readonly<Record<ApiErrorCode, number>> = {
   FILE_UNWRITABLE: 500,
   LOG_LOCKED: 500,
   LOG_NOT_FOUND: 500,
+  LEDGER_BROKEN: 500,
 
   // Unavailable for now: retry later.
   KEY_MISSING: 503,

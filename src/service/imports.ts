@@ -7,6 +7,11 @@
  * already there. A record whose key is stored (or appears earlier in the
  * input) with another blob of the same buyer is a re-mint under the same key:
  * it is kept too (see {@link addBlob}).
+ *
+ * The import carries the issuance log's chain over: each event an import
+ * writes names the log line its license came from (`log_line`, the line's
+ * SHA-256 as {@link recordLineHash} gives it), and the events are appended to
+ * the server's own chain in the log's order.
  */
 import { LicenseError, isLicenseError, type ErrorCode } from "../core/errors.js";
 import { verifyBlob } from "../core/format.js";
@@ -17,13 +22,12 @@ import {
   signedFields,
   type LicensePayload,
 } from "../core/license.js";
-import { parseLog, readRecord, type IssuanceRecord } from "../issuer/log.js";
+import { parseLog, readRecord, recordLineHash, type ChainedRecord } from "../issuer/log.js";
 import {
   findEarlierBlob,
   getLicense,
   getLicenses,
   insertEvent,
-  insertLicense,
   insertLicenses,
   keepEarlierBlob,
   updateLicense,
@@ -81,11 +85,12 @@ export function verifyInThread(ring: KeyRing, blobs: readonly string[]): VerifyO
 }
 
 /** A record with where it came from. */
-type Numbered = IssuanceRecord & { readonly line: number };
-type Checked = NewLicense & { readonly line: number };
+type Numbered = ChainedRecord & { readonly line: number };
+/** A verified record: the license, its line, and the hash of that line (the events' log_line). */
+type Checked = NewLicense & { readonly line: number; readonly logLine: string };
 
 /** Checks a record's fields against its verified payload (RECORD_MISMATCH when they differ). */
-function matchRecord(record: IssuanceRecord, payload: LicensePayload, blob: string): NewLicense {
+function matchRecord(record: ChainedRecord, payload: LicensePayload, blob: string): NewLicense {
   for (const f of RECORD_FIELDS) {
     if (record[f] !== payload[f]) {
       throw new LicenseError(
@@ -199,15 +204,16 @@ export async function importRecords(
         summary.rejected.push({ line: record.line, code: err.code, reason: err.message });
         return;
       }
+      const checked = { ...row, line: record.line, logLine: recordLineHash(record) };
       const earlier = seen.get(row.license_key);
       if (earlier === undefined) {
         seen.set(row.license_key, new Set([row.blob]));
-        out.push({ ...row, line: record.line });
+        out.push(checked);
       } else if (earlier.has(row.blob)) {
         summary.already_present++;
       } else {
         earlier.add(row.blob);
-        later.push({ ...row, line: record.line });
+        later.push(checked);
       }
     });
     return out;
@@ -216,7 +222,13 @@ export async function importRecords(
   const insert = async (batch: readonly Checked[]) => {
     const inserted = await insertLicenses(
       db,
-      batch.map(({ line: _line, ...license }) => ({ license, action: "import", who, at: now })),
+      batch.map(({ line: _line, logLine, ...license }) => ({
+        license,
+        action: "import",
+        who,
+        at: now,
+        logLine,
+      })),
       "skip",
     );
     const stored = await getLicenses(
@@ -268,8 +280,8 @@ export async function importRecords(
   // order: each in its own transaction under the license's row lock.
   for (const row of later) {
     try {
-      const { line: _line, ...l } = row;
-      summary[await addBlob(ctx, l, who)]++;
+      const { line: _line, logLine, ...l } = row;
+      summary[await addBlob(ctx, l, who, logLine)]++;
     } catch (err) {
       if (!isLicenseError(err, "LICENSE_KEY_TAKEN")) throw err;
       summary.rejected.push({ line: row.line, code: err.code, reason: err.message });
@@ -300,17 +312,19 @@ function isLater(
  * - an earlier blob is kept beside the current one (`import-earlier` event).
  * The license's status (revoked, suspended) applies to every blob of the key.
  * Another buyer's key is refused with LICENSE_KEY_TAKEN, writing nothing.
+ * `logLine`, the hash of the log line the blob came from, goes on the event.
  */
 export async function addBlob(
   ctx: ServiceContext,
   l: NewLicense,
   who: Actor,
+  logLine?: string,
 ): Promise<"imported" | "already_present"> {
   const now = ctx.now();
   return ctx.db.transaction(async (tx) => {
     const current = await getLicense(tx, l.license_key, true);
     if (!current) {
-      await insertLicense(tx, l, who, now, "import");
+      await insertLicenses(tx, [{ license: l, action: "import", who, at: now, logLine }]);
       return "imported";
     }
     if (current.blob === l.blob || (await findEarlierBlob(tx, l.license_key, l.blob))) {
@@ -332,6 +346,7 @@ export async function addBlob(
           who,
           at: now,
           reason: `an earlier blob of this key (issued ${l.issued_at}, expires ${l.expires_at}) was recorded`,
+          logLine,
         },
         current,
         current,
@@ -348,6 +363,7 @@ export async function addBlob(
         who,
         at: now,
         reason: `a later blob of this key (issued ${l.issued_at}) replaced the one issued ${current.issued_at}`,
+        logLine,
       },
     );
     return "imported";

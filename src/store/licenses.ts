@@ -192,12 +192,49 @@ function toRecord(r: Row): LicenseRecord {
   ) as unknown as LicenseRecord;
 }
 
+/**
+ * The CTEs, for a data-modifying WITH, that append the events `source`
+ * selects (columns n, license_key, action, actor, reason, request_id, before,
+ * after, at, log_line) to the audit events' hash chain in the order of n. Each
+ * event's `prev` is the hash of the event before it (by id; 64 zeros before
+ * the first) and its `hash` is `ledger_link(prev, ledger_event_content(…))`,
+ * SQL functions of migration 4 that recompute the same bytes from a stored
+ * row. The statement updates the one `ledger_head` row: its lock serializes
+ * appends across connections and processes until the commit, the update reads
+ * the latest head even after waiting for another append, and the events' ids
+ * are drawn only after that, so they follow the chain. Nothing is locked when
+ * `source` selects no row.
+ */
+function chainedEvents(source: string): string {
+  return `ev AS (
+       SELECT s.*, ledger_event_content(s.license_key, s.action, s.actor, s.reason,
+         s.request_id, s.before, s.after, s.at, s.log_line) AS content
+       FROM (${source}) s),
+     head AS (
+       UPDATE ledger_head SET before = hash,
+         hash = (SELECT ledger_chain(ledger_head.hash, content ORDER BY n) FROM ev)
+       WHERE one = true AND EXISTS (SELECT 1 FROM ev)
+       RETURNING before),
+     start AS (SELECT (SELECT before FROM head) AS head),
+     chained AS (
+       SELECT ev.*, s.head, ledger_chain(s.head, ev.content) OVER (ORDER BY ev.n) AS hash
+       FROM ev CROSS JOIN start s),
+     e AS (
+       INSERT INTO events (license_key, action, actor, reason, request_id, before, after, at,
+         log_line, prev, hash)
+       SELECT license_key, action, actor, reason, request_id, before, after, at, log_line,
+         coalesce(lag(hash) OVER (ORDER BY n), head), hash
+       FROM chained ORDER BY n)`;
+}
+
 /** One new license to insert, with the event that records it. */
 export interface LicenseWrite {
   readonly license: NewLicense;
   readonly action: Extract<EventAction, "issue" | "import" | "renew" | "reissue">;
   readonly who: Actor;
   readonly at: Date;
+  /** For an import: the SHA-256 of the issuance-log line the license came from. */
+  readonly logLine?: string | null;
 }
 
 /**
@@ -205,7 +242,8 @@ export interface LicenseWrite {
  * events in one statement, which PostgreSQL runs atomically. With
  * `onConflict: "fail"` a taken license_key fails the statement with SQLSTATE
  * 23505 on `licenses_pkey`; with `"skip"` such rows are left out (and get no
- * event). Returns the inserted rows by license key.
+ * event). The events are appended to the audit events' hash chain in input
+ * order (see chainedEvents). Returns the inserted rows by license key.
  */
 export async function insertLicenses(
   q: Queryable,
@@ -219,9 +257,9 @@ export async function insertLicenses(
     `WITH input AS (
        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
          $6::timestamptz[], $7::timestamptz[], $8::text[], $9::text[], $10::text[], $11::text[],
-         $12::timestamptz[], $13::text[], $14::text[], $15::text[], $16::text[])
-         AS t(${PAYLOAD_FIELDS.join(", ")}, email_norm, blob, source, supersedes,
-           at, action, actor, request_id, after)),
+         $12::timestamptz[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[])
+         WITH ORDINALITY AS t(${PAYLOAD_FIELDS.join(", ")}, email_norm, blob, source, supersedes,
+           at, action, actor, request_id, after, log_line, n)),
      l AS (
        INSERT INTO licenses (${PAYLOAD_FIELDS.join(", ")}, email_norm, blob, source, supersedes,
          created_at, updated_at)
@@ -229,10 +267,11 @@ export async function insertLicenses(
        FROM input
        ${onConflict === "skip" ? "ON CONFLICT (license_key) DO NOTHING" : ""}
        RETURNING ${COLUMNS}),
-     e AS (
-       INSERT INTO events (license_key, action, actor, request_id, before, after, at)
-       SELECT i.license_key, i.action, i.actor, i.request_id, NULL, i.after::jsonb, i.at
-       FROM input i JOIN l ON l.license_key = i.license_key)
+     ${chainedEvents(
+       `SELECT i.n, i.license_key, i.action, i.actor, NULL::text AS reason, i.request_id,
+          NULL::jsonb AS before, i.after::jsonb AS after, i.at, i.log_line
+        FROM input i JOIN l ON l.license_key = i.license_key`,
+     )}
      SELECT * FROM l`,
     [
       ...signed,
@@ -245,6 +284,7 @@ export async function insertLicenses(
       col((w) => w.who.actor),
       col((w) => w.who.requestId ?? null),
       col((w) => JSON.stringify(snapshotOfNew(w.license))),
+      col((w) => w.logLine ?? null),
     ],
     onConflict === "fail" ? "insert_licenses" : "insert_licenses_skip",
   );
@@ -274,11 +314,14 @@ interface PendingInsert {
 
 /**
  * {@link insertLicense} for a server: licenses issued by concurrent requests
- * in the same turn of the event loop go in as one statement (each row still
- * with its own event, all committed together: a group commit). If that
- * statement fails — a supplied license_key already taken, say — each license
- * is inserted on its own again, so every request gets its own answer or error
- * exactly as if it had been alone.
+ * go in as one statement (each row still with its own event, all committed
+ * together: a group commit) — those of one turn of the event loop, and all
+ * that arrive while the previous statement runs: statements that write events
+ * take turns on the events chain's head row, so a second one in flight would
+ * only wait at the database, holding a connection. If a statement fails — a
+ * supplied license_key already taken, say — each of its licenses is inserted
+ * on its own again, so every request gets its own answer or error exactly as
+ * if it had been alone.
  */
 export function licenseInserter(
   q: Queryable,
@@ -286,19 +329,13 @@ export function licenseInserter(
 ): (l: NewLicense, who: Actor, now: Date) => Promise<LicenseRecord> {
   let pending: PendingInsert[] = [];
   let scheduled = false;
+  let running = false;
   const alone = (p: PendingInsert) =>
     insertLicenses(q, [p.write]).then(
       (rows) => p.ok(rows.get(p.write.license.license_key)!),
       p.fail,
     );
-  const flush = () => {
-    const batch = pending;
-    pending = [];
-    if (batch.length === 0) return;
-    if (batch.length === 1) {
-      void alone(batch[0]!);
-      return;
-    }
+  const together = (batch: readonly PendingInsert[]) =>
     insertLicenses(
       q,
       batch.map((p) => p.write),
@@ -314,6 +351,15 @@ export function licenseInserter(
         for (const p of batch) void alone(p);
       },
     );
+  const flush = () => {
+    if (running || pending.length === 0) return;
+    const batch = pending.slice(0, maxRows);
+    pending = pending.slice(maxRows);
+    running = true;
+    void (batch.length === 1 ? alone(batch[0]!) : together(batch)).finally(() => {
+      running = false;
+      flush();
+    });
   };
   return (license, who, at) =>
     new Promise<LicenseRecord>((ok, fail) => {
@@ -423,6 +469,8 @@ export interface EventInput {
   readonly who: Actor;
   readonly at: Date;
   readonly reason: string | null;
+  /** For an import: the SHA-256 of the issuance-log line the blob came from. */
+  readonly logLine?: string | null;
 }
 
 const CHANGEABLE = [
@@ -499,7 +547,7 @@ export function markSuperseded(
   );
 }
 
-/** Appends one audit event (before/after as {@link snapshot}s). */
+/** Appends one audit event (before/after as {@link snapshot}s) to the chain. */
 export async function insertEvent(
   q: Queryable,
   key: string,
@@ -508,8 +556,12 @@ export async function insertEvent(
   after: Snapshot | null,
 ): Promise<void> {
   await q.query(
-    `INSERT INTO events (license_key, action, actor, reason, request_id, before, after, at)
-     VALUES ($1, $2, $3, $4, $5, $6::text::jsonb, $7::text::jsonb, $8)`,
+    `WITH ${chainedEvents(
+      `SELECT 1::bigint AS n, $1::text AS license_key, $2::text AS action, $3::text AS actor,
+         $4::text AS reason, $5::text AS request_id, $6::text::jsonb AS before,
+         $7::text::jsonb AS after, $8::timestamptz AS at, $9::text AS log_line`,
+    )}
+     SELECT 1`,
     [
       key,
       event.action,
@@ -519,6 +571,7 @@ export async function insertEvent(
       before ? JSON.stringify(snapshot(before)) : null,
       after ? JSON.stringify(snapshot(after)) : null,
       event.at.toISOString(),
+      event.logLine ?? null,
     ],
   );
 }

@@ -116,6 +116,78 @@ export const MIGRATIONS: readonly Migration[] = [
       `ALTER TABLE earlier_blobs ADD CONSTRAINT earlier_blobs_tier_fkey FOREIGN KEY (tier) REFERENCES tiers (name)`,
     ],
   },
+  {
+    version: 4,
+    name: "a hash chain over the audit events",
+    statements: [
+      // prev: the hash of the event before (by id); hash: this event's. log_line: for an
+      // import, the SHA-256 of the issuance-log line the license came from (docs/LICENSE-SERVER.md).
+      `ALTER TABLE events ADD COLUMN log_line text, ADD COLUMN prev text, ADD COLUMN hash text`,
+      // Events written before this migration stay unchained; every later one carries its link
+      // (NOT VALID: checked for new rows only; see the trigger below), and a missing head row
+      // makes a write fail rather than go unchained.
+      `ALTER TABLE events ADD CONSTRAINT events_chained
+        CHECK (prev IS NOT NULL AND hash IS NOT NULL) NOT VALID`,
+      // The hashed text of an event: its fields as a JSON array in a fixed order, rendered by
+      // jsonb (which fixes the key order and spacing of before/after) and the time in UTC with
+      // microseconds, so it is recomputed byte for byte from the stored row.
+      `CREATE FUNCTION ledger_event_content(license_key text, action text, actor text,
+          reason text, request_id text, before jsonb, after jsonb, at timestamptz, log_line text)
+        RETURNS text LANGUAGE sql STABLE AS $$
+          SELECT jsonb_build_array(license_key, action, actor, reason, request_id, before, after,
+            to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), log_line)::text
+        $$`,
+      // An event's hash: lower-case hex SHA-256 of the UTF-8 of prev followed by its content.
+      `CREATE FUNCTION ledger_link(prev text, content text) RETURNS text LANGUAGE sql STABLE AS $$
+          SELECT encode(sha256(convert_to(prev || content, 'UTF8')), 'hex')
+        $$`,
+      // ledger_chain(head, content ORDER BY …): the hash after appending each content in turn,
+      // starting from head (as a window function, each event's own hash).
+      `CREATE FUNCTION ledger_step(state text, head text, content text) RETURNS text
+        LANGUAGE plpgsql STABLE AS $$
+        BEGIN
+          RETURN ledger_link(coalesce(state, head), content);
+        END
+        $$`,
+      `CREATE AGGREGATE ledger_chain(text, text) (SFUNC = ledger_step, STYPE = text)`,
+      // The chain's head: the last event's hash. Every append updates this one row in the
+      // statement that inserts the events, which serializes appends (two server processes
+      // cannot fork the chain) and gives them the latest head; "before" returns the head the
+      // statement started from. An empty ledger starts from 64 zeros; an existing one from
+      // its last event, hashed as if it followed 64 zeros.
+      `CREATE TABLE ledger_head (
+        one boolean PRIMARY KEY DEFAULT true CHECK (one),
+        hash text NOT NULL,
+        before text
+      )`,
+      `INSERT INTO ledger_head (hash) SELECT coalesce(
+        (SELECT ledger_link(repeat('0', 64), ledger_event_content(license_key, action, actor,
+            reason, request_id, before, after, at, log_line))
+          FROM events ORDER BY id DESC LIMIT 1),
+        repeat('0', 64))`,
+      // An event inserted without a link — by the previous release, which keeps running on this
+      // schema during a rolling upgrade or after a rollback, or by hand — is chained by the
+      // database: the head's row lock first, then the id, so ids keep the chain's order.
+      // This release's statements link their events themselves and skip it (WHEN).
+      `CREATE FUNCTION ledger_chain_event() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          UPDATE ledger_head SET before = hash,
+              hash = ledger_link(hash, ledger_event_content(NEW.license_key, NEW.action,
+                NEW.actor, NEW.reason, NEW.request_id, NEW.before, NEW.after, NEW.at, NEW.log_line))
+            WHERE one = true
+            RETURNING before, hash INTO NEW.prev, NEW.hash;
+          NEW.id := nextval(pg_get_serial_sequence('events', 'id'));
+          RETURN NEW;
+        END
+        $$`,
+      `CREATE TRIGGER events_chain BEFORE INSERT ON events
+        FOR EACH ROW WHEN (NEW.prev IS NULL) EXECUTE FUNCTION ledger_chain_event()`,
+      // Statistics saying it holds one row keep the plans of the statements that update it
+      // small (an unanalyzed table is estimated at hundreds of rows, which made PostgreSQL
+      // JIT-compile every insert of a batch of licenses).
+      `ANALYZE ledger_head`,
+    ],
+  },
 ];
 
 /** The schema version this code expects. */

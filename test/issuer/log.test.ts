@@ -20,7 +20,7 @@ describe("the issuance log", () => {
     );
   });
 
-  it("creates the log 600 in a 700 folder and writes exactly the seven ADMIN.md fields", async () => {
+  it("creates the log 600 in a 700 folder and writes the seven ADMIN.md fields, then the chain's prev", async () => {
     const log = logIn(tempHome());
     const minted = await issueLicense(
       { name: "Ada Lovelace", email: "ada@example.com", tier: "pro", years: 5 },
@@ -39,6 +39,7 @@ describe("the issuance log", () => {
       "issued_at",
       "expires_at",
       "blob",
+      "prev",
     ]);
     expect(line).toMatchObject({
       name: "Ada Lovelace",
@@ -47,6 +48,7 @@ describe("the issuance log", () => {
       issued_at: "2026-05-13T22:10:27Z",
       expires_at: "2031-05-13T22:10:27Z",
       blob: minted.blob,
+      prev: "0".repeat(64),
     });
   });
 

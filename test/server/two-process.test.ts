@@ -5,7 +5,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MIGRATIONS } from "../../src/store/migrations.js";
 import { generateToken } from "../../src/store/tokens.js";
-import { tempHome } from "../helpers/cli.js";
+import { spawnCli, tempHome } from "../helpers/cli.js";
 import { createScratchDatabase } from "../store/databases.js";
 import { spawnServer, type ServerProcess } from "./spawn.js";
 
@@ -91,6 +91,18 @@ describe.runIf(Boolean(process.env.TEST_DATABASE_URL))(
              (SELECT count(*)::int FROM licenses l WHERE
                 (SELECT count(*) FROM events e WHERE e.license_key = l.license_key AND e.action = 'issue') <> 1) AS orphans`);
       expect(counts).toEqual({ licenses: N, keys: N, events: N, orphans: 0 });
+      // The two processes appended to one hash chain of events, not two forks of it.
+      const ledger = await spawnCli(["ledger", "verify", "--db", "--json"], {
+        HOME: tempHome(),
+        DATABASE_URL: scratch.url,
+      });
+      expect(ledger.code, ledger.stderr).toBe(0);
+      expect(JSON.parse(ledger.stdout).events).toMatchObject({
+        ok: true,
+        events: N,
+        chained: N,
+        broken: null,
+      });
     });
 
     it("gives one license for one Idempotency-Key sent to both servers at once", async () => {

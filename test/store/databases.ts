@@ -61,6 +61,15 @@ export async function createScratchDatabase(): Promise<{ url: string; drop(): Pr
 
 const TABLES = "licenses, earlier_blobs, events, admin_tokens, idempotency_keys";
 
+/** Empties every table and starts the events' chain afresh (its head row back at 64 zeros). */
+async function emptyTables(db: Database): Promise<void> {
+  await db.query(`TRUNCATE ${TABLES} RESTART IDENTITY CASCADE`);
+  await db.query(
+    `INSERT INTO ledger_head (hash) VALUES (repeat('0', 64))
+     ON CONFLICT (one) DO UPDATE SET hash = excluded.hash, before = NULL`,
+  );
+}
+
 /** A migrated database of the given kind, created once per suite. */
 export async function createTestDatabase(kind: BackendName): Promise<TestDatabase> {
   if (kind === "pglite") {
@@ -69,7 +78,7 @@ export async function createTestDatabase(kind: BackendName): Promise<TestDatabas
     return {
       db,
       url: undefined,
-      reset: async () => void (await db.query(`TRUNCATE ${TABLES} RESTART IDENTITY CASCADE`)),
+      reset: () => emptyTables(db),
       dispose: () => db.close(),
     };
   }
@@ -79,7 +88,7 @@ export async function createTestDatabase(kind: BackendName): Promise<TestDatabas
   return {
     db,
     url: scratch.url,
-    reset: async () => void (await db.query(`TRUNCATE ${TABLES} RESTART IDENTITY CASCADE`)),
+    reset: () => emptyTables(db),
     dispose: async () => {
       await db.close();
       await scratch.drop();
