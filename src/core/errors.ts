@@ -29,6 +29,11 @@ export const CORE_ERROR_CODES = {
   KEY_UNKNOWN: "the blob names a signing key (kid) that is not trusted here",
   SIGNATURE_INVALID: "the signature does not match the payload",
 
+  // Reading a signed server answer (src/core/answer.ts)
+  ANSWER_UNSIGNED: "the server's answer carries no DTL-Signature header",
+  ANSWER_SIGNATURE_INVALID: "the server's answer signature is malformed or does not match its body",
+  ANSWER_KEY_UNKNOWN: "the server's answer is signed by a key this app does not trust",
+
   // Keys
   KEY_INVALID: "a key is not 64 hex characters",
   KEY_WEAK:

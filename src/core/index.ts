@@ -67,3 +67,11 @@ export {
 export type { RuntimeMode } from "./environment.js";
 export { mintLicense } from "./mint.js";
 export type { MintInput, MintedLicense } from "./mint.js";
+export {
+  ANSWER_PREFIX,
+  ANSWER_SIGNATURE_HEADER,
+  answerMessage,
+  parseAnswerSignature,
+  signAnswer,
+  verifyAnswer,
+} from "./answer.js";

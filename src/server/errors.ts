@@ -59,6 +59,10 @@ export const STATUS: Readonly<Record<ApiErrorCode, number>> = {
   PAYLOAD_FIELD: 400,
   KEY_UNKNOWN: 400,
   SIGNATURE_INVALID: 400,
+  // Raised only where an answer is read (the client); the server never sends them.
+  ANSWER_UNSIGNED: 502,
+  ANSWER_SIGNATURE_INVALID: 502,
+  ANSWER_KEY_UNKNOWN: 502,
   AUTH_MISSING: 401,
   AUTH_INVALID: 401,
   NOT_FOUND: 404,

@@ -19,6 +19,9 @@ const SRC = resolve(import.meta.dirname, "../../src");
 
 // Every code ever published. Codes are never renamed or removed; add new ones here.
 const PUBLISHED = [
+  "ANSWER_KEY_UNKNOWN",
+  "ANSWER_SIGNATURE_INVALID",
+  "ANSWER_UNSIGNED",
   "AUTH_INVALID",
   "AUTH_MISSING",
   "BLOB_EMPTY",
