@@ -79,6 +79,13 @@ export const BUYER_ERROR_CODES = {
   RENEW_DIFFERENT_BUYER: "the new license is for a different buyer",
   RENEW_EARLIER_EXPIRY: "the new license expires before the current one",
   CLOCK_ROLLBACK: "the system clock is behind the last time the license was seen valid",
+
+  // The online check-in (checkIn, activateMachine, the revocation list)
+  ANSWER_NONCE_MISMATCH:
+    "the server's answer does not carry the nonce this request sent (replayed or swapped)",
+  ANSWER_CLOCK_SKEW: "the server's answer is dated too far from this machine's clock",
+  ANSWER_STALE: "the revocation list is older than one this machine has already seen",
+  CHECK_IN_REQUIRED: "the license has not been checked in with its server within the grace period",
 } as const;
 
 /**
@@ -96,6 +103,9 @@ export const SERVICE_ERROR_CODES = {
   SCHEMA_OUTDATED: "the database schema is not at this server's version; run dtlicense db migrate",
   DATA_DIR_LOCKED: "another server is already using this embedded database",
   SECRETS_LOCKED: "another key rotation is writing the secrets folder",
+  SEATS_INVALID: "seats is not a whole number from 1 to 10,000",
+  SEAT_LIMIT_REACHED: "every seat of the license is taken by another machine",
+  NOT_ACTIVATED: "this machine (fingerprint) holds no seat of the license",
 } as const;
 
 /**

@@ -95,6 +95,9 @@ export const STATUS: Readonly<Record<ApiErrorCode, number>> = {
   SCHEMA_OUTDATED: 503,
   DATA_DIR_LOCKED: 503,
   SECRETS_LOCKED: 503,
+  SEATS_INVALID: 400,
+  SEAT_LIMIT_REACHED: 409,
+  NOT_ACTIVATED: 404,
 };
 
 /** The status for a code; a code no response can carry (the CLI's, the buyer's) is a server fault. */

@@ -26,6 +26,10 @@ const NEVER_IN_A_RESPONSE: ErrorCode[] = [
   "RENEW_DIFFERENT_BUYER",
   "RENEW_EARLIER_EXPIRY",
   "CLOCK_ROLLBACK",
+  "ANSWER_NONCE_MISMATCH",
+  "ANSWER_CLOCK_SKEW",
+  "ANSWER_STALE",
+  "CHECK_IN_REQUIRED",
 ];
 
 /** A database whose every statement throws `err`. */
