@@ -15,9 +15,35 @@
  */
 export { LicenseClient, loadLicense } from "./client.js";
 export { toKeyRing } from "./keys.js";
-export type { ChangeResult, ClientOptions, Identity, RemoveResult } from "./client.js";
+export type {
+  ChangeResult,
+  ClientOptions,
+  Identity,
+  OnlineCallOptions,
+  OnlineOptions,
+  OnlineResult,
+  RemoveResult,
+} from "./client.js";
 export { CLOCK_ROLLBACK_TOLERANCE_MS, EXPIRING_DAYS, LAST_SEEN_REFRESH_MS } from "./check.js";
-export type { InvalidReason, LicenseState, LicenseStatus, StatusJson } from "./check.js";
+export type {
+  InvalidReason,
+  LicenseState,
+  LicenseStatus,
+  OnlineSummary,
+  StatusJson,
+} from "./check.js";
+export { FINGERPRINT_PREFIX, machineFingerprint } from "./fingerprint.js";
+export type { FingerprintOptions } from "./fingerprint.js";
+export { DEFAULT_MAX_SKEW_MS, DEFAULT_TIMEOUT_MS } from "./answers.js";
+export type {
+  RawAnswer,
+  RevocationList,
+  RevokedEntry,
+  SeatAnswer,
+  ServerLicenseState,
+} from "./answers.js";
+export { DEFAULT_GRACE_MS, ONLINE_FILE, ONLINE_FILE_VERSION } from "./online.js";
+export type { OnlineRecord } from "./online.js";
 export { assertProductionSafe, isPackagedBuild } from "./production.js";
 export type { ProductionOptions } from "./production.js";
 export { LICENSE_DIR, LICENSE_FILE, licensePath } from "./store.js";

@@ -24,6 +24,9 @@ export const STATUS_EXIT: Readonly<Record<LicenseState, number>> = {
   none: 3,
   expired: 4,
   invalid: 5,
+  revoked: 6,
+  suspended: 7,
+  check_in_required: 8,
 };
 
 async function openClient(ctx: CliContext): Promise<LicenseClient> {
