@@ -107,15 +107,12 @@ export function readOnlineRecord(path: string): LoadedRecord {
   const good = slot(value.good);
   const stop = slot(value.stop);
   const revocations = slot(value.revocations);
-  const server = value.server === null || value.server === undefined ? null : value.server;
-  if (
-    good === undefined ||
-    stop === undefined ||
-    revocations === undefined ||
-    (typeof server === "object" && server !== null) ||
-    (server !== null && typeof server !== "string")
-  ) {
-    return { kind: "damaged", why: "has fields of the wrong form" };
+  const server = value.server ?? null;
+  if (good === undefined || stop === undefined || revocations === undefined) {
+    return { kind: "damaged", why: "has answers of the wrong form" };
+  }
+  if (server !== null && typeof server !== "string") {
+    return { kind: "damaged", why: "has a server that is not a string" };
   }
   return {
     kind: "record",
@@ -357,7 +354,10 @@ export function applyOnline(status: LicenseStatus, ctx: OnlineContext): LicenseS
       ...base,
       state: "check_in_required",
       code: "CHECK_IN_REQUIRED",
-      message: `this machine has not been checked in with the license server yet; ${checkIn}`,
+      message:
+        "this machine has not been checked in with the license server yet; connect to the internet " +
+        "and activate it online (the app does so, or run dtlicense activate --file buyer.dtlic " +
+        "--name NAME --email EMAIL --server URL)",
     });
   }
   if (ctx.now.getTime() > graceEnds.getTime()) {

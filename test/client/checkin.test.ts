@@ -359,6 +359,29 @@ describe("a tampered cache", () => {
   });
 });
 
+describe("the record and the stored license", () => {
+  it("asks for a check-in when the clock was set back before the last answer", async () => {
+    const { client, server, clock } = await setUp();
+    clock.now = new Date(NOW.getTime() + 2 * 3_600_000);
+    await client.activateMachine({ server: server.url });
+    clock.now = NOW;
+    const status = client.status();
+    expect(status.state).toBe("check_in_required");
+    expect(status.online?.problem).toMatch(/clock was set back/);
+  });
+
+  it("sets the answers aside when another license replaces the stored one", async () => {
+    const { client, server, make } = await setUp();
+    await client.activateMachine({ server: server.url });
+    const other = mint({ tier: "pro" }, NOW);
+    client.activate(other.blob, ADA, { force: true });
+    const record = JSON.parse(cacheText(client)) as Record<string, unknown>;
+    expect([record.server, record.good, record.stop]).toEqual([server.url, null, null]);
+    expect(make({ server: server.url }).status().state).toBe("check_in_required");
+    expect((await client.activateMachine()).status.state).toBe("active");
+  });
+});
+
 describe("machineFingerprint", () => {
   it("hashes the OS machine id with the product prefix, never sending the raw id", () => {
     const id = "0123456789abcdef0123456789abcdef";
