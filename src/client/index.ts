@@ -1,7 +1,10 @@
 /**
  * What ships inside the product: check the license on this machine, answer
- * which features it unlocks, and activate, renew or remove it. Depends on
- * Node's built-ins and the pure core only; no command-line or server code.
+ * which features it unlocks, and activate, renew or remove it; optionally take
+ * a seat on the vendor's license server, check in and apply its signed
+ * revocation list (LicenseClient.activateMachine, checkIn, releaseMachine,
+ * fetchRevocations). Depends on Node's built-ins (global fetch included) and
+ * the pure core only; no command-line or server code.
  *
  * @example
  * ```ts

@@ -3,7 +3,7 @@ import { existsSync, statSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
 import { KeyRing, importPublicKey } from "../../src/core/keys.js";
 import { LicenseClient } from "../../src/client/index.js";
-import { runInProcess } from "../helpers/cli.js";
+import { runInProcess, spawnCli } from "../helpers/cli.js";
 import { startFakeServer, type FakeServer } from "./fake-checkin-server.js";
 import { ADA, DAY, DEV_PUB, NOW, devSigner, mint, tempHome, vendorSigner } from "./support.js";
 
@@ -187,5 +187,31 @@ describe("dtlicense deactivate with a license server", () => {
     expect(out.code).toBe(0);
     expect(out.stdout).toMatch(/^Could not release this machine's seat: cannot reach/);
     expect(out.stdout).toMatch(/removed here anyway/);
+  });
+});
+
+describe("the installed dtlicense (dist/, real clock, real process)", () => {
+  it("activates online, checks in and releases the seat", async () => {
+    const server = await startFakeServer({
+      ring,
+      signer: devSigner,
+      otherSigner: vendorSigner,
+      now: () => new Date(),
+    });
+    servers.push(server);
+    const home = tempHome();
+    const env = { HOME: home };
+    const { blob } = mint({}, new Date());
+    const act = await spawnCli(
+      ["activate", "-", "--name", ADA.name, "--email", ADA.email, "--server", server.url, "--json"],
+      env,
+      blob,
+    );
+    expect(act.code).toBe(0);
+    expect(JSON.parse(act.stdout)).toMatchObject({ online: { ok: true, code: "ACTIVATED" } });
+    const checkIn = await spawnCli(["check-in", "--json"], env);
+    expect(JSON.parse(checkIn.stdout)).toMatchObject({ ok: true, code: "VALID" });
+    const off = await spawnCli(["deactivate", "--yes", "--json"], env);
+    expect(JSON.parse(off.stdout)).toMatchObject({ removed: true, released: true });
   });
 });
