@@ -319,22 +319,27 @@ export function applyOnline(status: LicenseStatus, ctx: OnlineContext): LicenseS
   // The newest evidence wins: a reinstated license's VALID answer after a list that named it.
   const latest = evidence.sort((a, b) => b.time - a.time)[0];
   if (latest && latest.verdict !== "clear") {
-    const how = { revoked: "revoked", suspended: "suspended", expired: "expired" }[latest.verdict];
     const code =
       latest.verdict === "revoked"
         ? "LICENSE_REVOKED"
         : latest.verdict === "suspended"
           ? "LICENSE_SUSPENDED"
           : "LICENSE_EXPIRED";
+    const said =
+      latest.verdict === "expired"
+        ? `the license server says the license ${license.license_key} has expired`
+        : `the license ${license.license_key} is ${latest.verdict} by its vendor`;
     return makeStatus({
       ...base,
       state: latest.verdict,
       code,
       message:
-        `the license ${license.license_key} is ${how} by its vendor (${latest.what}); ` +
+        `${said} (${latest.what}); ` +
         (latest.verdict === "suspended"
           ? "contact the vendor; once it is reinstated, run dtlicense check-in"
-          : "contact the vendor"),
+          : latest.verdict === "expired"
+            ? "ask the vendor for a renewal, then run dtlicense renew BLOB"
+            : "contact the vendor"),
     });
   }
   const checkIn = "connect to the internet and run dtlicense check-in (or open the app online)";
