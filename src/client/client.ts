@@ -280,11 +280,13 @@ export class LicenseClient {
     withLock(this.path, true, (lock) =>
       // A listed license loses its good answer too: removing the list by hand must not
       // bring back a license that an older good answer vouched for.
-      updateOnlineRecord(this.path, lock, (r) => ({
-        ...r,
-        revocations: verified.raw,
-        ...(listed ? { good: null } : {}),
-      })),
+      updateOnlineRecord(this.path, lock, (r) => {
+        // Another process may have stored a newer list meanwhile: the serial never goes back.
+        const held = r.revocations ? verifyStoredList(r.revocations, this.ring) : undefined;
+        const newer = held !== undefined && typeof held !== "string";
+        if (newer && held.serial > verified.answer.serial) return r;
+        return { ...r, revocations: verified.raw, ...(listed ? { good: null } : {}) };
+      }),
     );
     const status = this.status();
     return {
