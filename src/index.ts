@@ -66,10 +66,25 @@ export { DEVELOPMENT_NODE_ENVS, devKeyRefusal, isLoopbackHost, runtimeMode } fro
 export type { RuntimeMode } from "./core/index.js";
 export { mintLicense } from "./core/index.js";
 export type { MintInput, MintedLicense } from "./core/index.js";
+export {
+  ANSWER_PREFIX,
+  ANSWER_SIGNATURE_HEADER,
+  answerMessage,
+  parseAnswerSignature,
+  signAnswer,
+  verifyAnswer,
+} from "./core/index.js";
 
 export {
   CLOCK_ROLLBACK_TOLERANCE_MS,
+  DEFAULT_GRACE_MS,
+  DEFAULT_MAX_SKEW_MS,
+  DEFAULT_TIMEOUT_MS,
   EXPIRING_DAYS,
+  FINGERPRINT_PREFIX,
+  ONLINE_FILE,
+  ONLINE_FILE_VERSION,
+  machineFingerprint,
   LAST_SEEN_REFRESH_MS,
   LICENSE_DIR,
   LICENSE_FILE,
@@ -83,12 +98,23 @@ export {
 export type {
   ChangeResult,
   ClientOptions,
+  FingerprintOptions,
   Identity,
   InvalidReason,
   LicenseFileRecord,
   LicenseState,
   LicenseStatus,
+  OnlineCallOptions,
+  OnlineOptions,
+  OnlineRecord,
+  OnlineResult,
+  OnlineSummary,
   ProductionOptions,
+  RawAnswer,
   RemoveResult,
+  RevocationList,
+  RevokedEntry,
+  SeatAnswer,
+  ServerLicenseState,
   StatusJson,
 } from "./client/index.js";

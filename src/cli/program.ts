@@ -25,7 +25,7 @@ const GROUPS: readonly { commands: readonly string[]; load: () => Promise<Regist
   { commands: ["mint"], load: async () => (await import("./commands/mint.js")).registerMint },
   { commands: ["issued"], load: async () => (await import("./commands/issued.js")).registerIssued },
   {
-    commands: ["activate", "status", "renew", "deactivate"],
+    commands: ["activate", "status", "renew", "deactivate", "check-in"],
     load: async () => (await import("./commands/license.js")).registerLicense,
   },
   { commands: ["serve"], load: async () => (await import("./commands/serve.js")).registerServe },

@@ -17,8 +17,22 @@ import { LICENSE_FILE_VERSION, type LicenseFileRecord, type RawLicenseFile } fro
  * - `expired`: genuine, but its expiry has passed.
  * - `none`: no license is activated.
  * - `invalid`: the stored file cannot be trusted; see {@link InvalidReason}.
+ *
+ * Only with the online check-in (./online.ts), never for a license checked offline only:
+ * - `revoked` / `suspended`: genuine, but a signed server answer or revocation list says
+ *   the vendor revoked or suspended it.
+ * - `check_in_required`: genuine, but the app uses online check-in and has had no good
+ *   signed answer from its server within the grace period.
  */
-export type LicenseState = "active" | "expiring" | "expired" | "none" | "invalid";
+export type LicenseState =
+  | "active"
+  | "expiring"
+  | "expired"
+  | "none"
+  | "invalid"
+  | "revoked"
+  | "suspended"
+  | "check_in_required";
 
 /**
  * Why a stored license is `invalid`.
@@ -73,6 +87,8 @@ export interface LicenseStatus {
   readonly daysLeft: number | undefined;
   /** The license file this answer is about. */
   readonly path: string;
+  /** What the online check-in knows (./online.ts); undefined when it is not in use. */
+  readonly online: OnlineSummary | undefined;
   /**
    * True when the license is usable and its tier unlocks the feature.
    *
@@ -99,6 +115,22 @@ export interface StatusJson {
   days_left: number | null;
   code: ErrorCode | null;
   reason: InvalidReason | null;
+  /** Only when the online check-in is in use. */
+  online?: OnlineSummary;
+}
+
+/** The online check-in's part of a status (all times RFC 3339 UTC). */
+export interface OnlineSummary {
+  /** The license server this machine checks in with, when known. */
+  server: string | null;
+  /** The server time of the last good signed answer (VALID, ACTIVATED, ALREADY_ACTIVE). */
+  last_check_in: string | null;
+  /** When the grace period after that answer ends (null without a good answer). */
+  grace_ends_at: string | null;
+  /** The serial of the verified revocation list held, when one is. */
+  revocation_serial: number | null;
+  /** Why the cached answers were set aside, when they were (tampered, another machine…). */
+  problem: string | null;
 }
 
 /** The stored file, checked: its record and status, for the writers in ./client.ts. */
@@ -110,7 +142,8 @@ export interface CheckedFile {
   readonly text: string | undefined;
 }
 
-interface StatusInput {
+/** What makes a status; exported for the online check-in's verdicts (./online.ts). */
+export interface StatusInput {
   state: LicenseState;
   path: string;
   catalogue: Catalogue;
@@ -119,9 +152,11 @@ interface StatusInput {
   code?: ErrorCode;
   reason?: InvalidReason;
   message?: string;
+  online?: OnlineSummary;
 }
 
-function makeStatus(input: StatusInput): LicenseStatus {
+/** Builds a status from its parts. */
+export function makeStatus(input: StatusInput): LicenseStatus {
   const { state, license } = input;
   const usable = state === "active" || state === "expiring";
   const tierFeatures = license ? featuresForTier(license.tier, input.catalogue) : [];
@@ -141,6 +176,7 @@ function makeStatus(input: StatusInput): LicenseStatus {
     tierFeatures,
     daysLeft,
     path: input.path,
+    online: input.online,
     hasFeature: (id) => enabled.has(id),
     toJSON: () => ({
       state,
@@ -154,6 +190,7 @@ function makeStatus(input: StatusInput): LicenseStatus {
       days_left: daysLeft ?? null,
       code: input.code ?? null,
       reason: input.reason ?? null,
+      ...(input.online ? { online: input.online } : {}),
     }),
   };
 }

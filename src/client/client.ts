@@ -27,6 +27,32 @@ import {
   type LicenseFileRecord,
 } from "./store.js";
 import { toKeyRing } from "./keys.js";
+import {
+  AnswerRefused,
+  DEFAULT_MAX_SKEW_MS,
+  DEFAULT_TIMEOUT_MS,
+  exchangeRevocations,
+  exchangeSeat,
+  newNonce,
+  serverBase,
+  type RevocationList,
+  type SeatAnswer,
+  type Verified,
+} from "./answers.js";
+import { machineFingerprint } from "./fingerprint.js";
+import {
+  DEFAULT_GRACE_MS,
+  GOOD_CODES,
+  STOP_CODES,
+  applyOnline,
+  onlinePath,
+  readOnlineRecord,
+  removeOnlineRecord,
+  updateOnlineRecord,
+  verifyStoredList,
+  EMPTY_RECORD,
+  type OnlineRecord,
+} from "./online.js";
 
 /** Where a client finds its license and what it trusts. */
 export interface ClientOptions {
@@ -41,6 +67,67 @@ export interface ClientOptions {
   readonly now?: () => Date;
   /** Which features each tier unlocks. Default: the built-in catalogue. */
   readonly catalogue?: Catalogue;
+  /**
+   * The online check-in (seats, signed answers, the revocation list). Without
+   * it, and without an `online.json` left by an online activation, the license
+   * is checked offline exactly as before.
+   */
+  readonly online?: OnlineOptions;
+}
+
+/** How the app uses its license server. Every field is optional. */
+export interface OnlineOptions {
+  /**
+   * The license server, e.g. `https://licenses.example.com`. Giving it makes
+   * check-in required (see `required`): a license with no good signed answer
+   * within the grace period is `check_in_required`. Only this option, which
+   * lives in the app, enforces check-in against a buyer who deletes files.
+   */
+  readonly server?: string;
+  /** Set false to use the server without requiring check-in. Default: true when `server` is given. */
+  readonly required?: boolean;
+  /** How long the last good answer keeps the license usable offline. Default: 14 days. */
+  readonly graceMs?: number;
+  /** How far an answer's server_time may be from the local clock. Default: 10 minutes. */
+  readonly maxSkewMs?: number;
+  /** How long one request may take. Default: 10 seconds. */
+  readonly timeoutMs?: number;
+  /** This machine's fingerprint. Default: {@link machineFingerprint}(). */
+  readonly fingerprint?: string;
+  /** The host name sent at activation, shown to the vendor. Default: none. */
+  readonly hostname?: string;
+}
+
+/** Per-call overrides of {@link OnlineOptions} for the online methods. */
+export interface OnlineCallOptions {
+  readonly server?: string;
+  readonly timeoutMs?: number;
+  readonly fingerprint?: string;
+  readonly hostname?: string;
+}
+
+/** What an online call got. */
+export interface OnlineResult<A = SeatAnswer> {
+  /** True when a verified answer arrived (whatever it says: see `code`). */
+  readonly ok: boolean;
+  /**
+   * The answer's code (ACTIVATED, ALREADY_ACTIVE, VALID, RELEASED, REVOKED,
+   * SEAT_LIMIT_REACHED, NOT_ACTIVATED…; LISTED or NOT_LISTED for the revocation
+   * list) when `ok`; otherwise the error's code (ANSWER_UNSIGNED,
+   * ANSWER_SIGNATURE_INVALID, ANSWER_KEY_UNKNOWN, ANSWER_NONCE_MISMATCH,
+   * ANSWER_CLOCK_SKEW, ANSWER_STALE, CHECK_IN_UNAVAILABLE).
+   */
+  readonly code: string;
+  /** The HTTP status, when the server answered at all. */
+  readonly httpStatus: number | undefined;
+  /** The verified answer; undefined when not `ok`. */
+  readonly answer: A | undefined;
+  /** Why there is no verified answer; the last good answer stays in force. */
+  readonly error: LicenseError | undefined;
+  /** The server the call went to. */
+  readonly server: string;
+  /** The license's status on this machine after the answer was applied. */
+  readonly status: LicenseStatus;
 }
 
 /** The buyer's name and e-mail, as typed at activation. */
@@ -87,12 +174,240 @@ export class LicenseClient {
   readonly path: string;
   readonly catalogue: Catalogue;
   readonly #now: () => Date;
+  readonly #online: OnlineOptions;
+  #fingerprint: string | undefined;
 
   constructor(options: ClientOptions) {
     this.ring = toKeyRing(options.publicKeys);
     this.path = licensePath(options.home ?? homedir());
     this.catalogue = options.catalogue ?? DEFAULT_CATALOGUE;
     this.#now = options.now ?? (() => new Date());
+    this.#online = options.online ?? {};
+    if (this.#online.server !== undefined) serverBase(this.#online.server);
+  }
+
+  /** The online check-in record's path, `online.json` beside the license file. */
+  get onlinePath(): string {
+    return onlinePath(this.path);
+  }
+
+  /** The server this machine checks in with: the call's, the stored one, or the app's. */
+  server(options: OnlineCallOptions = {}): string | undefined {
+    const loaded = readOnlineRecord(this.onlinePath);
+    const stored = loaded.kind === "record" ? (loaded.record.server ?? undefined) : undefined;
+    const server = options.server ?? stored ?? this.#online.server;
+    return server === undefined ? undefined : serverBase(server);
+  }
+
+  /**
+   * Activates this machine with the license server: takes a seat of the
+   * stored license (or confirms the one it holds). A verified ACTIVATED or
+   * ALREADY_ACTIVE answer is stored with the server's address and starts the
+   * grace period; REVOKED, SUSPENDED or EXPIRED is stored and applied.
+   * Throws only when no genuine license is stored; a refused or missing
+   * answer is in the result (`ok: false`), and changes nothing.
+   *
+   * @example
+   * ```ts
+   * const result = await client.activateMachine({ server: "https://licenses.example.com" });
+   * if (result.code === "SEAT_LIMIT_REACHED") showDialog(result.answer!.message);
+   * ```
+   */
+  async activateMachine(options: OnlineCallOptions = {}): Promise<OnlineResult> {
+    return this.#seatCall("/v1/activations", options);
+  }
+
+  /**
+   * Checks in: the server answers the license's current state and refreshes
+   * this machine's seat. What to call now and then (at start, once a day).
+   *
+   * @example
+   * ```ts
+   * const { ok, code, status } = await client.checkIn();
+   * if (!status.usable) showDialog(status.message);
+   * else if (!ok) console.warn(`offline; the last check-in holds until ${status.online?.grace_ends_at}`);
+   * ```
+   */
+  async checkIn(options: OnlineCallOptions = {}): Promise<OnlineResult> {
+    return this.#seatCall("/v1/check-in", options);
+  }
+
+  /**
+   * Releases this machine's seat (moving to another machine). A verified
+   * RELEASED or NOT_ACTIVATED answer clears the stored answers and server.
+   * The license file itself stays; {@link deactivate} removes it.
+   *
+   * @example
+   * ```ts
+   * const { ok, code } = await client.releaseMachine();
+   * if (ok && code === "RELEASED") client.deactivate();
+   * ```
+   */
+  async releaseMachine(options: OnlineCallOptions = {}): Promise<OnlineResult> {
+    return this.#seatCall("/v1/activations/release", options);
+  }
+
+  /**
+   * Fetches the signed revocation list and keeps it; from then on every
+   * status check (offline too) reports a license on it as revoked or
+   * suspended. Needs no license. A list with a lower serial than the one
+   * held is refused (ANSWER_STALE). `code` is LISTED or NOT_LISTED for the
+   * stored license.
+   *
+   * @example
+   * ```ts
+   * const { ok, answer } = await client.fetchRevocations({ server: "https://licenses.example.com" });
+   * if (ok) console.log(`revocation list ${answer!.serial}, next due ${answer!.next_update}`);
+   * ```
+   */
+  async fetchRevocations(options: OnlineCallOptions = {}): Promise<OnlineResult<RevocationList>> {
+    const base = this.#requireServer(options);
+    const loaded = readOnlineRecord(this.onlinePath);
+    let minSerial = 0;
+    if (loaded.kind === "record" && loaded.record.revocations) {
+      const held = verifyStoredList(loaded.record.revocations, this.ring);
+      if (typeof held !== "string") minSerial = held.serial;
+    }
+    let verified: Verified<RevocationList>;
+    try {
+      verified = await exchangeRevocations(base, minSerial, this.#answerCheck(options));
+    } catch (err) {
+      return this.#refused<RevocationList>(err, base);
+    }
+    const stored = this.#check(this.#now()).status.license?.license_key;
+    const listed =
+      stored !== undefined && verified.answer.revoked.some((e) => e.license_key === stored);
+    withLock(this.path, true, (lock) =>
+      // A listed license loses its good answer too: removing the list by hand must not
+      // bring back a license that an older good answer vouched for.
+      updateOnlineRecord(this.path, lock, (r) => {
+        // Another process may have stored a newer list meanwhile: the serial never goes back.
+        const held = r.revocations ? verifyStoredList(r.revocations, this.ring) : undefined;
+        const newer = held !== undefined && typeof held !== "string";
+        if (newer && held.serial > verified.answer.serial) return r;
+        return { ...r, revocations: verified.raw, ...(listed ? { good: null } : {}) };
+      }),
+    );
+    const status = this.status();
+    return {
+      ok: true,
+      code: listed ? "LISTED" : "NOT_LISTED",
+      httpStatus: verified.httpStatus,
+      answer: verified.answer,
+      error: undefined,
+      server: base,
+      status,
+    };
+  }
+
+  async #seatCall(
+    path: "/v1/activations" | "/v1/activations/release" | "/v1/check-in",
+    options: OnlineCallOptions,
+  ): Promise<OnlineResult> {
+    const base = this.#requireServer(options);
+    const { record } = this.#check(this.#now());
+    if (!record) {
+      throw new LicenseError(
+        "LICENSE_NONE",
+        "there is no genuine license on this machine to check in; activate one first with: " +
+          "dtlicense activate BLOB --name NAME --email EMAIL --server URL",
+      );
+    }
+    const hostname = options.hostname ?? this.#online.hostname;
+    const request = {
+      blob: record.blob,
+      fingerprint: this.#machine(options),
+      nonce: newNonce(),
+      ...(path === "/v1/activations" && hostname !== undefined ? { hostname } : {}),
+    };
+    let verified: Verified<SeatAnswer>;
+    try {
+      verified = await exchangeSeat(base, path, request, this.#answerCheck(options));
+    } catch (err) {
+      return this.#refused<SeatAnswer>(err, base);
+    }
+    const { answer, raw } = verified;
+    const mine =
+      answer.license_key !== null && answer.license_key === this.#licenseKey(record.blob);
+    withLock(this.path, true, (lock) => {
+      const change = (r: OnlineRecord): OnlineRecord | undefined => {
+        if (!mine) return undefined;
+        if (path === "/v1/activations/release") {
+          return answer.code === "RELEASED" || answer.code === "NOT_ACTIVATED"
+            ? { ...r, server: null, good: null, stop: null }
+            : undefined;
+        }
+        if (GOOD_CODES.has(answer.code)) return { ...r, server: base, good: raw, stop: null };
+        // The good answer goes: removing the stop answer by hand must leave no good one behind.
+        if (STOP_CODES.has(answer.code)) {
+          return { ...r, server: r.server ?? base, good: null, stop: raw };
+        }
+        return undefined;
+      };
+      const loaded = readOnlineRecord(this.onlinePath);
+      if (path === "/v1/activations/release" && loaded.kind === "missing") return;
+      const current = loaded.kind === "record" ? loaded.record : undefined;
+      if (current === undefined && !mine) return;
+      const next = change(current ?? EMPTY_RECORD);
+      if (next) updateOnlineRecord(this.path, lock, () => next);
+    });
+    return {
+      ok: true,
+      code: answer.code,
+      httpStatus: verified.httpStatus,
+      answer,
+      error: undefined,
+      server: base,
+      status: this.status(),
+    };
+  }
+
+  #requireServer(options: OnlineCallOptions): string {
+    const base = this.server(options);
+    if (base === undefined) {
+      throw new LicenseError(
+        "CHECK_IN_UNAVAILABLE",
+        "no license server is known for this machine; activate it online with: dtlicense activate --server URL",
+      );
+    }
+    return base;
+  }
+
+  #answerCheck(options: OnlineCallOptions) {
+    return {
+      ring: this.ring,
+      now: this.#now,
+      maxSkewMs: this.#online.maxSkewMs ?? DEFAULT_MAX_SKEW_MS,
+      timeoutMs: options.timeoutMs ?? this.#online.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    };
+  }
+
+  #machine(options: OnlineCallOptions = {}): string {
+    if (options.fingerprint !== undefined) return options.fingerprint;
+    if (this.#online.fingerprint !== undefined) return this.#online.fingerprint;
+    this.#fingerprint ??= machineFingerprint();
+    return this.#fingerprint;
+  }
+
+  #licenseKey(blob: string): string | undefined {
+    try {
+      return verifyBlob(blob, this.ring).payload.license_key;
+    } catch {
+      return undefined;
+    }
+  }
+
+  #refused<A>(err: unknown, base: string): OnlineResult<A> {
+    if (!(err instanceof AnswerRefused)) throw err;
+    return {
+      ok: false,
+      code: err.error.code,
+      httpStatus: err.httpStatus,
+      answer: undefined,
+      error: err.error,
+      server: base,
+      status: this.status(),
+    };
   }
 
   /**
@@ -111,7 +426,17 @@ export class LicenseClient {
     const now = this.#now();
     const checked = this.#check(now);
     if (options.refresh !== false) this.#refresh(checked, now);
-    return checked.status;
+    return applyOnline(checked.status, {
+      loaded: readOnlineRecord(this.onlinePath),
+      ring: this.ring,
+      catalogue: this.catalogue,
+      now,
+      required: this.#online.server !== undefined && this.#online.required !== false,
+      server: this.#online.server,
+      graceMs: this.#online.graceMs ?? DEFAULT_GRACE_MS,
+      maxSkewMs: this.#online.maxSkewMs ?? DEFAULT_MAX_SKEW_MS,
+      fingerprint: () => this.#machine(),
+    });
   }
 
   /**
@@ -170,6 +495,14 @@ export class LicenseClient {
         throw new LicenseError("CLOCK_ROLLBACK", before.status.message);
       }
       const lastSeen = before.record ? parseTime(before.record.last_seen_at)! : now;
+      if (previous && previous.license_key !== payload.license_key) {
+        // The stored answers were about the replaced license: set them aside, keeping the
+        // server, so an app that checks in asks for a check-in of the new one.
+        const loaded = readOnlineRecord(this.onlinePath);
+        if (loaded.kind === "record" && (loaded.record.good || loaded.record.stop)) {
+          updateOnlineRecord(this.path, lock, (r) => ({ ...r, good: null, stop: null }));
+        }
+      }
       writeRecord(
         this.path,
         {
@@ -273,7 +606,17 @@ export class LicenseClient {
     const now = this.#now();
     return withLock(this.path, true, (lock) => {
       const previous = this.#check(now).status;
-      return { removed: removeRecord(this.path, lock), previous };
+      const removed = removeRecord(this.path, lock);
+      // The answers were about this license on this machine; a revocation list is about
+      // every license and stays, so re-activating a revoked license offline stays revoked.
+      const loaded = readOnlineRecord(this.onlinePath);
+      if (loaded.kind === "record" && loaded.record.revocations) {
+        const { revocations } = loaded.record;
+        updateOnlineRecord(this.path, lock, () => ({ ...EMPTY_RECORD, revocations }));
+      } else if (loaded.kind !== "missing") {
+        removeOnlineRecord(this.path);
+      }
+      return { removed, previous };
     })!;
   }
 

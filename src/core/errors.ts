@@ -86,6 +86,12 @@ export const BUYER_ERROR_CODES = {
   ANSWER_CLOCK_SKEW: "the server's answer is dated too far from this machine's clock",
   ANSWER_STALE: "the revocation list is older than one this machine has already seen",
   CHECK_IN_REQUIRED: "the license has not been checked in with its server within the grace period",
+  CHECK_IN_UNAVAILABLE:
+    "the license server gave no answer about the license (unreachable, timed out, a server error or an error body)",
+  LICENSE_REVOKED:
+    "the license was revoked by its vendor (a signed server answer or revocation list says so)",
+  LICENSE_SUSPENDED:
+    "the license is suspended by its vendor (a signed server answer or revocation list says so)",
 } as const;
 
 /**

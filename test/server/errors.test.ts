@@ -30,6 +30,9 @@ const NEVER_IN_A_RESPONSE: ErrorCode[] = [
   "ANSWER_CLOCK_SKEW",
   "ANSWER_STALE",
   "CHECK_IN_REQUIRED",
+  "CHECK_IN_UNAVAILABLE",
+  "LICENSE_REVOKED",
+  "LICENSE_SUSPENDED",
 ];
 
 /** A database whose every statement throws `err`. */
