@@ -50,7 +50,7 @@ export function issuedChart(months: readonly MonthCounts[], tiers: readonly stri
     `<title id="chart-svg-title">Licenses issued per month by tier, last ${months.length} months</title>`,
     `<desc id="chart-svg-desc">${escapeXml(summary)}</desc>`,
   );
-  for (const v of [0, max / 2, max]) {
+  for (const v of Number.isInteger(max / 2) ? [0, max / 2, max] : [0, max]) {
     parts.push(
       `<line class="axis" x1="${LEFT}" x2="${WIDTH - 4}" y1="${y(v)}" y2="${y(v)}" stroke-width="${v === 0 ? 1 : 0.3}"/>`,
       `<text x="${LEFT - 4}" y="${y(v) + 4}" text-anchor="end">${v}</text>`,
