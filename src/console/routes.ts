@@ -23,7 +23,7 @@ import {
 } from "../service/console-sessions.js";
 import type { ServiceContext } from "../service/context.js";
 import { dashboard, EXPIRING_DAYS } from "../service/dashboard.js";
-import { importLog, type ImportSummary } from "../service/imports.js";
+import { importLog, type ImportSummary, type RecordOutcome } from "../service/imports.js";
 import {
   changeLicenseStatus,
   getLicense,
@@ -618,25 +618,51 @@ export async function registerConsole(app: FastifyInstance, options: ConsoleOpti
     return reply.redirect("/admin/tokens?done=token-revoked", 303);
   });
 
+  const LINES_SHOWN = 1000;
+  type LineOutcome =
+    | { line: number; outcome: RecordOutcome; key: string }
+    | { line: number; outcome: "rejected"; code: string; reason: string };
   const importPage = (
     req: FastifyRequest,
     reply: FastifyReply,
     summary?: ImportSummary,
+    lines: readonly LineOutcome[] = [],
     status = 200,
     error?: string,
   ) =>
     send(
       reply,
-      view.page("import", { ...frame(req, "Import", "import"), error }, { summary }),
+      view.page(
+        "import",
+        { ...frame(req, "Import", "import"), error },
+        { summary, lines, linesShown: LINES_SHOWN },
+      ),
       status,
     );
   app.get("/import", hidden, async (req, reply) => importPage(req, reply));
   app.post("/import", hidden, async (req, reply) => {
     const text = field(req.body, "log");
     if (text.trim() === "") {
-      return importPage(req, reply, undefined, 400, "Choose a non-empty issuance log file.");
+      return importPage(req, reply, undefined, [], 400, "Choose a non-empty issuance log file.");
     }
-    const summary = await importLog(ctx, text, who(req));
-    return importPage(req, reply, summary);
+    const outcomes: LineOutcome[] = [];
+    const summary = await importLog(ctx, text, who(req), {
+      onRecord: (line, outcome, key) => {
+        if (outcomes.length < LINES_SHOWN) outcomes.push({ line, outcome, key });
+      },
+    });
+    // Every line's outcome in log order: the accepted ones and the rejected ones together.
+    const lines: LineOutcome[] = [
+      ...outcomes,
+      ...summary.rejected.map((r) => ({
+        line: r.line,
+        outcome: "rejected" as const,
+        code: r.code,
+        reason: r.reason,
+      })),
+    ]
+      .sort((a, b) => a.line - b.line)
+      .slice(0, LINES_SHOWN);
+    return importPage(req, reply, summary, lines);
   });
 }

@@ -308,12 +308,17 @@ ${csrf}
 <li>Already present: <strong><%= it.summary.already_present %></strong></li>
 <li>Rejected: <strong><%= it.summary.rejected.length %></strong></li>
 </ul>
-<% if (it.summary.rejected.length > 0) { %>
+<% if (it.lines.length > 0) { %>
 <div class="scroll"><table>
-<caption>Rejected lines</caption>
-<thead><tr><th scope="col" class="num">Line</th><th scope="col">Code</th><th scope="col">Why</th></tr></thead>
+<caption>Each line<% if (it.lines.length >= it.linesShown) { %> (the first <%= it.linesShown %>)<% } %></caption>
+<thead><tr><th scope="col" class="num">Line</th><th scope="col">Result</th><th scope="col">License or reason</th></tr></thead>
 <tbody>
-<% for (const r of it.summary.rejected) { %><tr><td class="num"><%= r.line %></td><td><code><%= r.code %></code></td><td><%= r.reason %></td></tr><% } %>
+<% for (const r of it.lines) { %>
+<tr><td class="num"><%= r.line %></td>
+<% if (r.outcome === "rejected") { %><td><strong>rejected</strong> <code><%= r.code %></code></td><td><%= r.reason %></td>
+<% } else { %><td><%= r.outcome === "imported" ? "imported" : "already present" %></td><td><a href="/admin/licenses/<%= encodeURIComponent(r.key) %>"><code><%= r.key %></code></a></td><% } %>
+</tr>
+<% } %>
 </tbody>
 </table></div>
 <% } %>

@@ -109,6 +109,16 @@ describe.skipIf(!run)("the admin console in chromium", () => {
         });
       }
     }
+    // Two bought almost a year ago: they expire within 30 days.
+    for (const [n, [name, email, tier]] of [buyers[3]!, buyers[4]!].entries()) {
+      h.clock.now = new Date(start.getTime() - (345 - n * 5) * 86_400_000);
+      await h.app.inject({
+        method: "POST",
+        url: "/v1/licenses",
+        headers: { authorization: `Bearer ${h.token}`, "content-type": "application/json" },
+        payload: { name, email, tier },
+      });
+    }
     h.clock.now = start;
   }
 
@@ -119,6 +129,10 @@ describe.skipIf(!run)("the admin console in chromium", () => {
     await signIn(page);
     // The stylesheet and the script are files the policy allows: the copy button shows.
     await page.screenshot({ path: join(IMAGES, "console-dashboard.png"), fullPage: true });
+    const expiring = page
+      .getByRole("heading", { name: "Expiring within 30 days" })
+      .locator("xpath=following-sibling::div[1]//tbody/tr");
+    await expect(expiring.count()).resolves.toBe(2);
     await expect(page.locator("svg[role=img] desc").textContent()).resolves.toMatch(
       /2026-05: \d+ \(lite \d+, core \d+, pro \d+\)/,
     );

@@ -2,7 +2,9 @@
 // sessions, CSRF, escaping, the security headers, and that a cookie never authorises /v1.
 import type { LightMyRequestResponse } from "fastify";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { createHarness, json, type Harness } from "../server/harness.js";
+import { RECORD_FIELDS } from "../../src/core/license.js";
+import { mintLicense } from "../../src/core/mint.js";
+import { START, createHarness, json, signer, type Harness } from "../server/harness.js";
 import { backendNames } from "../store/databases.js";
 
 const XSS_NAMES = ["<script>alert(1)</script>", '"><img src=x onerror=alert(1)>'];
@@ -126,6 +128,48 @@ for (const backend of backendNames()) {
         headers: { ...HTML, "x-forwarded-proto": "https" },
       });
       expect(page.cookies.find((c) => c.name === "dtl_console_signin")!.secure).toBe(true);
+    });
+
+    it("does not mark the cookie Secure when an untrusted peer claims TLS", async () => {
+      const page = await h.app.inject({
+        method: "GET",
+        url: "/admin/sign-in",
+        remoteAddress: "203.0.113.9",
+        headers: { ...HTML, "x-forwarded-proto": "https" },
+      });
+      expect(page.cookies.find((c) => c.name === "dtl_console_signin")!.secure).toBeFalsy();
+    });
+
+    it("ends a session 12 hours after sign-in however busy it was", async () => {
+      const s = await signIn();
+      for (let minutes = 20; minutes < 12 * 60; minutes += 20) {
+        h.clock.now = new Date(START.getTime() + minutes * 60_000);
+        const res = await h.app.inject({
+          method: "GET",
+          url: "/admin/",
+          headers: { ...HTML, cookie: s.cookie },
+        });
+        expect(res.statusCode).toBe(200);
+      }
+      h.clock.now = new Date(START.getTime() + 12 * 3_600_000);
+      const over = await h.app.inject({
+        method: "GET",
+        url: "/admin/",
+        headers: { ...HTML, cookie: s.cookie },
+      });
+      expect(over.statusCode).toBe(303);
+    });
+
+    it("answers an unknown license with a 404 page", async () => {
+      const s = await signIn();
+      const res = await h.app.inject({
+        method: "GET",
+        url: "/admin/licenses/DT1-PRO-00000000-00000000",
+        headers: { ...HTML, cookie: s.cookie },
+      });
+      expect(res.statusCode).toBe(404);
+      expect(res.headers["content-type"]).toMatch(/^text\/html/);
+      expect(res.body).toContain("NOT_FOUND");
     });
 
     it("refuses a wrong token, a missing sign-in CSRF value, and slows repeated failures", async () => {
@@ -406,11 +450,20 @@ for (const backend of backendNames()) {
         expires_at: l.expires_at,
         blob: l.blob,
       });
+      const fresh = mintLicense(
+        { name: "Grace Hopper", email: "grace@example.com", tier: "core", years: 1 },
+        signer,
+        h.clock.now,
+      );
+      const freshRecord = JSON.stringify({
+        ...Object.fromEntries(RECORD_FIELDS.map((f) => [f, fresh.payload[f]])),
+        blob: fresh.blob,
+      });
       const boundary = "----dtl0123";
       const body =
         `--${boundary}\r\nContent-Disposition: form-data; name="_csrf"\r\n\r\n${s.csrf}\r\n` +
         `--${boundary}\r\nContent-Disposition: form-data; name="log"; filename="issued.jsonl"\r\n` +
-        `Content-Type: application/octet-stream\r\n\r\n${record}\nnot json\n\r\n--${boundary}--\r\n`;
+        `Content-Type: application/octet-stream\r\n\r\n${record}\nnot json\n${freshRecord}\n\r\n--${boundary}--\r\n`;
       const res = await h.app.inject({
         method: "POST",
         url: "/admin/import",
@@ -422,9 +475,19 @@ for (const backend of backendNames()) {
         payload: body,
       });
       expect(res.statusCode).toBe(200);
+      expect(res.body).toMatch(/Imported: <strong>1<\/strong>/);
       expect(res.body).toMatch(/Already present: <strong>1<\/strong>/);
       expect(res.body).toMatch(/Rejected: <strong>1<\/strong>/);
+      const rows = [
+        ...res.body.matchAll(/<tr><td class="num">(\d+)<\/td>\s*<td>(?:<strong>)?([a-z ]+)/g),
+      ].map((m) => [Number(m[1]), m[2]]);
+      expect(rows).toEqual([
+        [1, "already present"],
+        [2, "rejected"],
+        [3, "imported"],
+      ]);
       expect(res.body).toContain("REQUEST_INVALID");
+      expect(await h.count("licenses")).toBe(2);
     });
   });
 }
