@@ -64,11 +64,9 @@ ol.timeline li { padding: .25rem 0 .75rem 1rem; }
 .card { border: 1px solid var(--line); border-radius: 6px; padding: .75rem; }
 .card .n { font-size: 1.6rem; font-weight: 700; }
 .chart svg { width: 100%; height: auto; max-width: 48rem; }
-.chart .bar-lite { fill: #7aa7e8; } .chart .bar-core { fill: #0b57d0; } .chart .bar-pro { fill: #062e6f; }
 .chart .axis { stroke: #767676; } .chart text { fill: var(--fg); font-size: 11px; }
 .legend { display: flex; gap: 1rem; flex-wrap: wrap; padding: 0; list-style: none; }
-.swatch { display: inline-block; width: .9rem; height: .9rem; margin-right: .3rem; vertical-align: middle; }
-.swatch-lite { background: #7aa7e8; } .swatch-core { background: #0b57d0; } .swatch-pro { background: #062e6f; }
+.chart svg.swatch { width: .9rem; height: .9rem; margin-right: .3rem; vertical-align: middle; }
 .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0);
   white-space: nowrap; }
 .token { font-family: ui-monospace, monospace; overflow-wrap: anywhere; background: var(--soft);

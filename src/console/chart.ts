@@ -17,6 +17,10 @@ export function escapeXml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ESCAPES[c]!);
 }
 
+/** Bar colours by tier position (light to dark; each at least 3:1 against white or its neighbour). */
+export const TIER_COLOURS = ["#7aa7e8", "#0b57d0", "#062e6f", "#8a4b00", "#146c2e"];
+const colour = (i: number) => TIER_COLOURS[i % TIER_COLOURS.length]!;
+
 const WIDTH = 640;
 const HEIGHT = 240;
 const LEFT = 36;
@@ -61,12 +65,12 @@ export function issuedChart(months: readonly MonthCounts[], tiers: readonly stri
     let base = 0;
     const label = `${m.month}: ${m.total} issued`;
     parts.push(`<g><title>${escapeXml(label)}</title>`);
-    for (const t of tiers) {
+    for (const [ti, t] of tiers.entries()) {
       const n = m.by_tier[t as keyof typeof m.by_tier] ?? 0;
       if (n === 0) continue;
       const top = y(base + n);
       parts.push(
-        `<rect class="bar-${escapeXml(t)}" x="${x.toFixed(1)}" y="${top.toFixed(1)}" width="${barW.toFixed(1)}" height="${(y(base) - top).toFixed(1)}"/>`,
+        `<rect fill="${colour(ti)}" x="${x.toFixed(1)}" y="${top.toFixed(1)}" width="${barW.toFixed(1)}" height="${(y(base) - top).toFixed(1)}"/>`,
       );
       base += n;
     }
@@ -87,4 +91,9 @@ export function issuedChart(months: readonly MonthCounts[], tiers: readonly stri
   });
   parts.push(`</svg>`);
   return parts.join("\n");
+}
+
+/** A legend swatch for the tier at `index` (SVG, so the colour needs no inline style). */
+export function swatch(index: number): string {
+  return `<svg class="swatch" viewBox="0 0 10 10" aria-hidden="true"><rect width="10" height="10" fill="${colour(index)}"/></svg>`;
 }

@@ -40,7 +40,7 @@ import {
 } from "../service/licenses.js";
 import { createToken, listTokens, revokeToken, type CreatedToken } from "../service/tokens.js";
 import { CONSOLE_CSS, CONSOLE_JS } from "./assets.js";
-import { issuedChart } from "./chart.js";
+import { issuedChart, swatch } from "./chart.js";
 import { SignInLimiter } from "./limiter.js";
 import { readMultipart } from "./multipart.js";
 import { Renderer, type PageFrame } from "./render.js";
@@ -351,6 +351,7 @@ export async function registerConsole(app: FastifyInstance, options: ConsoleOpti
         ringKids: ctx.ring.keys().map((k) => k.kid),
         expiringDays: EXPIRING_DAYS,
         chart: issuedChart(d.months, TIERS),
+        swatches: TIERS.map((_, i) => swatch(i)),
         // Sections other parts of the server add (e-mail delivery, webhooks) go here.
         sections: [],
       }),

@@ -1,8 +1,8 @@
 /**
  * The console's pages as eta templates. `<%= … %>` escapes (autoEscape is on);
  * the only raw output, `<%~ … %>`, is the layout's `it.body` (a page this
- * module rendered) and `it.chart` (SVG built by chart.ts from numbers and
- * escaped labels). Kept as strings so the bundled and packaged builds carry
+ * module rendered) and `it.chart` / `it.swatches` (SVG built by chart.ts from
+ * numbers and escaped labels). Kept as strings so the bundled and packaged builds carry
  * them without files beside them.
  */
 
@@ -74,7 +74,7 @@ ${csrf}
 <figure class="chart">
 <%~ it.chart %>
 <ul class="legend" aria-hidden="true">
-<% for (const t of it.tiers) { %><li><span class="swatch swatch-<%= t %>"></span><%= t %></li><% } %>
+<% for (const [i, t] of it.tiers.entries()) { %><li><%~ it.swatches[i] %><%= t %></li><% } %>
 </ul>
 <figcaption>
 <details>

@@ -426,6 +426,11 @@ for (const backend of backendNames()) {
         headers: { ...HTML, cookie: s.cookie },
       });
       expect(page.body).toContain("<svg");
+      // No inline script or style for the policy to allow: only the files under /admin/assets/.
+      expect(page.body).not.toMatch(/<script(?![^>]*\bsrc="\/admin\/assets\/)/);
+      expect(page.body).not.toMatch(/<style|\sstyle=|\son[a-z]+=/);
+      const js = await h.app.inject({ method: "GET", url: "/admin/assets/console.js" });
+      expect(js.headers["content-type"]).toMatch(/^text\/javascript/);
       expect(page.body).toContain("2026-05: 1 (lite 0, core 0, pro 1)");
       expect(page.body).toContain("signed with key");
     });
