@@ -11,7 +11,7 @@ import formbody from "@fastify/formbody";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { TIERS } from "../core/catalogue.js";
 import { isLicenseError, LicenseError } from "../core/errors.js";
-import { parseTime } from "../core/license.js";
+import { MAX_YEARS, parseTime } from "../core/license.js";
 import {
   currentSession,
   DEFAULT_SESSION_LIMITS,
@@ -425,7 +425,7 @@ export async function registerConsole(app: FastifyInstance, options: ConsoleOpti
       view.page(
         "issue",
         { ...frame(req, "Issue a license", "issue"), error },
-        { form, tiers: TIERS },
+        { form, tiers: TIERS, maxYears: MAX_YEARS },
       ),
       status,
     );
@@ -441,10 +441,8 @@ export async function registerConsole(app: FastifyInstance, options: ConsoleOpti
       years: field(req.body, "years").trim() || "1",
     };
     try {
+      // Anything but digits becomes NaN, which the service refuses (YEARS_INVALID).
       const years = /^[0-9]{1,3}$/.test(form.years) ? Number(form.years) : NaN;
-      if (!Number.isInteger(years)) {
-        throw new LicenseError("REQUEST_INVALID", "years must be a whole number");
-      }
       const { body } = await issueLicense(
         ctx,
         { name: form.name, email: form.email, tier: form.tier, years },
@@ -507,14 +505,15 @@ export async function registerConsole(app: FastifyInstance, options: ConsoleOpti
 
   app.post("/licenses/:key/renew", hidden, async (req, reply) => {
     const { key } = req.params as { key: string };
-    const y = field(req.body, "years");
-    const years = /^[0-9]{1,3}$/.test(y) ? Number(y) : 1;
+    const y = field(req.body, "years").trim();
+    const years = /^[0-9]{1,3}$/.test(y) ? Number(y) : NaN;
     try {
       const { body } = await renewLicense(ctx, key, years, who(req));
       return reply.redirect(`${keyPath(body.license_key)}?done=renew`, 303);
     } catch (err) {
       if (!isLicenseError(err) || err.code === "NOT_FOUND") throw err;
-      return messagePage(req, reply, 409, "Not renewed", `${err.message} [${err.code}]`);
+      const status = err.code === "LICENSE_STATE_CONFLICT" ? 409 : 400;
+      return messagePage(req, reply, status, "Not renewed", `${err.message} [${err.code}]`);
     }
   });
 

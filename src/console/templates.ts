@@ -245,7 +245,7 @@ ${csrf}
 <% for (const t of it.tiers) { %><option value="<%= t %>"<% if (it.form.tier === t) { %> selected<% } %>><%= t %></option><% } %>
 </select>
 <label for="years">Years</label>
-<input id="years" name="years" type="number" min="1" max="10" required value="<%= it.form.years %>">
+<input id="years" name="years" type="number" min="1" max="<%= it.maxYears %>" required value="<%= it.form.years %>">
 <div class="actions"><button type="submit">Issue and sign</button></div>
 </form>
 `,

@@ -298,6 +298,38 @@ for (const backend of backendNames()) {
       expect(page.body).toContain("revoked");
     });
 
+    it("shows the issue form again with the service's code for each bad input, writing nothing", async () => {
+      const s = await signIn();
+      const good = { name: "Ada Lovelace", email: "ada@example.com", tier: "pro", years: "1" };
+      const cases: [Record<string, string>, string][] = [
+        [{ email: "not-an-email" }, "EMAIL_INVALID"],
+        [{ tier: "gold" }, "TIER_UNKNOWN"],
+        [{ years: "abc" }, "YEARS_INVALID"],
+        [{ years: "0" }, "YEARS_INVALID"],
+        [{ name: "" }, "NAME_INVALID"],
+      ];
+      for (const [bad, code] of cases) {
+        const res = await h.app.inject({
+          method: "POST",
+          url: "/admin/licenses",
+          headers: { ...FORM, cookie: s.cookie },
+          payload: form({ _csrf: s.csrf, ...good, ...bad }),
+        });
+        expect(res.statusCode, code).toBe(400);
+        expect(res.body).toContain(`[${code}]`);
+        expect(res.body).toContain('role="alert"');
+      }
+      const renew = await h.app.inject({
+        method: "POST",
+        url: "/admin/licenses/DT1-PRO-00000000-00000000/renew",
+        headers: { ...FORM, cookie: s.cookie },
+        payload: form({ _csrf: s.csrf, years: "1" }),
+      });
+      expect(renew.statusCode).toBe(404);
+      expect(await h.count("licenses")).toBe(0);
+      expect(await h.count("events")).toBe(0);
+    });
+
     it("renders buyer names and reasons that look like HTML as text", async () => {
       const s = await signIn();
       for (const name of XSS_NAMES) {
