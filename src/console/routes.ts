@@ -196,6 +196,8 @@ export async function registerConsole(app: FastifyInstance, options: ConsoleOpti
     const session = id ? await currentSession(ctx, id, limits) : undefined;
     if (session) {
       req.consoleSession = session;
+      // The request log line names the token, as it does for the API (server/context.ts declares it).
+      req.actor = session.tokenName;
       return;
     }
     if (id) reply.clearCookie(SESSION_COOKIE, cookieOptions(req));

@@ -396,6 +396,13 @@ for (const backend of backendNames()) {
         payload: form({ _csrf: s.csrf }),
       });
       expect(revoke.statusCode).toBe(303);
+      const tokens = await h.app.inject({
+        method: "GET",
+        url: "/admin/tokens",
+        headers: { ...HTML, cookie: s.cookie },
+      });
+      expect(tokens.body).toContain("ended (token revoked)");
+      expect(tokens.body).toContain("open until");
       const gone = await h.app.inject({
         method: "GET",
         url: "/admin/",
@@ -419,6 +426,17 @@ for (const backend of backendNames()) {
 
     it("ends a session after 30 idle minutes and signs out", async () => {
       const s = await signIn();
+      await h.app.inject({
+        method: "GET",
+        url: "/admin/licenses",
+        headers: { ...HTML, cookie: s.cookie },
+      });
+      // The request log names the session's token, never the cookie.
+      const line = h.logs
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .find((l) => l.route === "/admin/licenses");
+      expect(line).toMatchObject({ actor: "test admin", status: 200 });
+      expect(h.logs.join("\n")).not.toContain(s.cookie.split("=")[1]!);
       h.clock.now = new Date(h.clock.now.getTime() + 29 * 60_000);
       const alive = await h.app.inject({
         method: "GET",
