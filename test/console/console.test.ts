@@ -330,6 +330,78 @@ for (const backend of backendNames()) {
       expect(await h.count("events")).toBe(0);
     });
 
+    it("pages the license list newest first, 25 at a time, keeping the search", async () => {
+      const s = await signIn();
+      for (let i = 0; i < 27; i++) {
+        await h.app.inject({
+          method: "POST",
+          url: "/v1/licenses",
+          headers: { authorization: `Bearer ${h.token}`, "content-type": "application/json" },
+          payload: { name: `Buyer ${i}`, email: `b${i}@example.com`, tier: "core" },
+        });
+      }
+      const first = await h.app.inject({
+        method: "GET",
+        url: "/admin/licenses?tier=core",
+        headers: { ...HTML, cookie: s.cookie },
+      });
+      const names = (html: string) => [...html.matchAll(/>(Buyer \d+)<\/a>/g)].map((m) => m[1]);
+      expect(names(first.body)).toHaveLength(25);
+      expect(names(first.body)[0]).toBe("Buyer 26");
+      const next = /href="(\/admin\/licenses\?[^"]+)" rel="next"/
+        .exec(first.body)![1]!
+        .replace(/&amp;/g, "&");
+      expect(next).toContain("tier=core");
+      const second = await h.app.inject({
+        method: "GET",
+        url: next,
+        headers: { ...HTML, cookie: s.cookie },
+      });
+      expect(names(second.body)).toEqual(["Buyer 1", "Buyer 0"]);
+      expect(second.body).not.toContain('rel="next"');
+    });
+
+    it("renews into a new license, shows the chain, and downloads the blob as a .dtlic file", async () => {
+      const s = await signIn();
+      const location = await issue(s, "Ada Lovelace");
+      const key = decodeURIComponent(location.split("/")[3]!.split("?")[0]!);
+      const renewed = await h.app.inject({
+        method: "POST",
+        url: `/admin/licenses/${key}/renew`,
+        headers: { ...FORM, cookie: s.cookie },
+        payload: form({ _csrf: s.csrf, years: "2" }),
+      });
+      expect(renewed.statusCode).toBe(303);
+      expect(renewed.headers.location).toMatch(/\?done=renew$/);
+      const newKey = decodeURIComponent(
+        (renewed.headers.location as string).split("/")[3]!.split("?")[0]!,
+      );
+      expect(newKey).not.toBe(key);
+      const page = await h.app.inject({
+        method: "GET",
+        url: `/admin/licenses/${newKey}`,
+        headers: { ...HTML, cookie: s.cookie },
+      });
+      expect(page.body).toContain(`${key}</code></a>`);
+      expect(page.body).toContain(`${newKey}</code> (this license)`);
+      const file = await h.app.inject({
+        method: "GET",
+        url: `/admin/licenses/${newKey}/download`,
+        headers: { cookie: s.cookie },
+      });
+      expect(file.headers["content-disposition"]).toBe(`attachment; filename="${newKey}.dtlic"`);
+      expect(file.body).toMatch(/^DTLIC2:\S+\n$/);
+      const again = await h.app.inject({
+        method: "POST",
+        url: `/admin/licenses/${key}/renew`,
+        headers: { ...FORM, cookie: s.cookie },
+        payload: form({ _csrf: s.csrf, years: "1" }),
+      });
+      expect(again.statusCode).toBe(409);
+      expect(again.body).toContain("LICENSE_STATE_CONFLICT");
+      expect(await h.count("licenses")).toBe(2);
+    });
+
     it("renders buyer names and reasons that look like HTML as text", async () => {
       const s = await signIn();
       for (const name of XSS_NAMES) {
