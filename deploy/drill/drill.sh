@@ -410,6 +410,15 @@ ip_of() { grep "\"path\":\"$1\"" "$WORK/server.log" | tail -n 1 | sed -E 's/.*"i
   fail "a client's own X-Forwarded-For got through nginx (server saw $(ip_of /drill-xff-edge))"
 [ "$(ip_of /drill-xff-direct)" = 203.0.113.7 ] ||
   fail "the server ignored X-Forwarded-For from its trusted proxy (saw $(ip_of /drill-xff-direct))"
+# The admin console through nginx over TLS: its cookies are Secure (the proxy's
+# X-Forwarded-Proto), and it sends its Content-Security-Policy.
+console_headers="$("${CURL_PUBLIC[@]}" -o /dev/null -D - "$PUBLIC/admin/sign-in" | tr -d '\r')" ||
+  fail "the console's sign-in page did not answer through nginx"
+grep -qi '^set-cookie: dtl_console_signin=.*; Secure' <<<"$console_headers" ||
+  fail "the console's cookie is not Secure over TLS: $(grep -i '^set-cookie' <<<"$console_headers")"
+grep -qi "^content-security-policy: .*frame-ancestors 'none'" <<<"$console_headers" ||
+  fail "the console's page came without its Content-Security-Policy"
+echo "$PROG: the console answers over TLS with a Secure cookie"
 echo "$PROG: client address: spoofed header through nginx ignored; trusted proxy's header used"
 
 # --- issue ---------------------------------------------------------------------

@@ -6,6 +6,7 @@
 import { randomBytes } from "node:crypto";
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from "fastify";
 import type { KeyRing, Signer } from "../core/keys.js";
+import { registerConsole } from "../console/routes.js";
 import { createServiceContext, type Database } from "../service/context.js";
 import type { ServerContext } from "./context.js";
 import { ApiError, installErrorBoundary, sendError } from "./errors.js";
@@ -226,6 +227,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   registerVerifyRoutes(app, ctx);
   registerLicenseRoutes(app, ctx);
   registerTokenRoutes(app, ctx);
+  await app.register(registerConsole, { prefix: "/admin", service: ctx.service });
   await app.ready();
   return app;
 }

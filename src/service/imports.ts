@@ -69,7 +69,12 @@ export interface ImportOptions {
    * 1). More keep parallel verifiers busy while a batch is being inserted.
    */
   readonly lookahead?: number;
+  /** Told the outcome of each record that was not rejected (for a per-line report). */
+  readonly onRecord?: (line: number, outcome: RecordOutcome, licenseKey: string) => void;
 }
+
+/** What became of a record that was not rejected. */
+export type RecordOutcome = "imported" | "already_present";
 
 /** Verifies blobs in this thread. */
 export function verifyInThread(ring: KeyRing, blobs: readonly string[]): VerifyOutcome[] {
@@ -211,6 +216,7 @@ export async function importRecords(
         out.push(checked);
       } else if (earlier.has(row.blob)) {
         summary.already_present++;
+        options.onRecord?.(record.line, "already_present", row.license_key);
       } else {
         earlier.add(row.blob);
         later.push(checked);
@@ -236,9 +242,17 @@ export async function importRecords(
       batch.filter((r) => !inserted.has(r.license_key)).map((r) => r.license_key),
     );
     for (const row of batch) {
-      if (inserted.has(row.license_key)) summary.imported++;
-      else if (stored.get(row.license_key)?.blob === row.blob) summary.already_present++;
-      else later.push(row);
+      const outcome: RecordOutcome | undefined = inserted.has(row.license_key)
+        ? "imported"
+        : stored.get(row.license_key)?.blob === row.blob
+          ? "already_present"
+          : undefined;
+      if (outcome === undefined) {
+        later.push(row);
+        continue;
+      }
+      summary[outcome]++;
+      options.onRecord?.(row.line, outcome, row.license_key);
     }
   };
 
@@ -281,7 +295,9 @@ export async function importRecords(
   for (const row of later) {
     try {
       const { line: _line, logLine, ...l } = row;
-      summary[await addBlob(ctx, l, who, logLine)]++;
+      const outcome = await addBlob(ctx, l, who, logLine);
+      summary[outcome]++;
+      options.onRecord?.(row.line, outcome, row.license_key);
     } catch (err) {
       if (!isLicenseError(err, "LICENSE_KEY_TAKEN")) throw err;
       summary.rejected.push({ line: row.line, code: err.code, reason: err.message });

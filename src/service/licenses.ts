@@ -34,6 +34,8 @@ import type { ServiceContext } from "./context.js";
 
 export {
   EVENT_ACTIONS,
+  LICENSE_FIELDS,
+  licenseState,
   LICENSE_SOURCES,
   LICENSE_STATES,
   LICENSE_STATUSES,

@@ -18,6 +18,7 @@ import {
   type AdminToken,
   type AuthenticatedToken,
 } from "../store/tokens.js";
+import { endTokenSessions } from "../store/admin-sessions.js";
 import type { ServiceContext } from "./context.js";
 
 export type { AdminToken, AuthenticatedToken } from "../store/tokens.js";
@@ -52,9 +53,17 @@ export function listTokens(ctx: ServiceContext): Promise<AdminToken[]> {
   return listStored(ctx.db);
 }
 
-/** Revokes the live token with this id or name; NOT_FOUND when there is none. */
+/**
+ * Revokes the live token with this id or name, ending its console sessions;
+ * NOT_FOUND when there is none.
+ */
 export function revokeToken(ctx: ServiceContext, idOrName: string): Promise<AdminToken> {
-  return revokeStored(ctx.db, idOrName, ctx.now());
+  return ctx.db.transaction(async (tx) => {
+    const now = ctx.now();
+    const revoked = await revokeStored(tx, idOrName, now);
+    await endTokenSessions(tx, revoked.id, now, "token revoked");
+    return revoked;
+  });
 }
 
 // last_used_at is written at most this often per token, so reads stay reads

@@ -188,6 +188,27 @@ export const MIGRATIONS: readonly Migration[] = [
       `ANALYZE ledger_head`,
     ],
   },
+  {
+    version: 7,
+    name: "admin console sessions",
+    statements: [
+      // A console session: only the SHA-256 of its cookie's id is stored; csrf is the
+      // per-session secret its forms carry. A session ends on sign-out, after its idle or
+      // absolute expiry, or when its token is revoked (ended_reason says which).
+      `CREATE TABLE admin_sessions (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        hash text NOT NULL UNIQUE,
+        token_id bigint NOT NULL REFERENCES admin_tokens (id),
+        csrf text NOT NULL,
+        created_at timestamptz NOT NULL,
+        last_seen_at timestamptz NOT NULL,
+        expires_at timestamptz NOT NULL,
+        ended_at timestamptz,
+        ended_reason text
+      )`,
+      `CREATE INDEX admin_sessions_token ON admin_sessions (token_id) WHERE ended_at IS NULL`,
+    ],
+  },
 ];
 
 /** The schema version this code expects. */
