@@ -1,6 +1,7 @@
 // The admin console in a real browser: Debian's chromium driven by playwright-core (no browser
 // download). The flow a vendor follows, the CSRF and XSS cases, and a phone-sized screen; the
-// screenshots in docs/images/ come from here. Without /usr/bin/chromium the suite is skipped
+// screenshots in docs/images/ come from here (written there only with UPDATE_SCREENSHOTS=1, so a
+// test run leaves the checkout as it was; otherwise to a temporary folder). Without /usr/bin/chromium the suite is skipped
 // locally, and fails under CI (CI set), where .ci/run installs the package.
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -10,7 +11,9 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createHarness, type Harness } from "../server/harness.js";
 
 const CHROMIUM = "/usr/bin/chromium";
-const IMAGES = resolve(import.meta.dirname, "../../docs/images");
+const IMAGES = process.env.UPDATE_SCREENSHOTS
+  ? resolve(import.meta.dirname, "../../docs/images")
+  : mkdtempSync(join(tmpdir(), "console-screenshots-"));
 const XSS_NAMES = ["<script>alert(1)</script>", '"><img src=x onerror=alert(1)>'];
 const run = existsSync(CHROMIUM) || Boolean(process.env.CI);
 
