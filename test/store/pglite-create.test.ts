@@ -1,11 +1,11 @@
 // The embedded database's first start: created in a short-lived child process, renamed
 // into place only when complete, under the data folder's lock.
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { LicenseError } from "../../src/core/errors.js";
 import { migrate } from "../../src/store/migrations.js";
-import { creationDir } from "../../src/store/pglite-create.js";
+import { creationDir, templateName } from "../../src/store/pglite-create.js";
 import { openPglite } from "../../src/store/pglite.js";
 import { tempHome } from "../helpers/cli.js";
 
@@ -122,5 +122,13 @@ describe("the embedded database's first start", { timeout: 120_000 }, () => {
     expect(code(err)).toBe("DATABASE_UNAVAILABLE");
     expect((err as Error).message).toMatch(/restore the folder from a backup.*remove it/);
     expect(existsSync(`${dir}.lock`)).toBe(false);
+  });
+
+  it("has, after the build, a template database for the installed PGlite version beside the store module", () => {
+    const root = resolve(import.meta.dirname, "../..");
+    const { version } = JSON.parse(
+      readFileSync(join(root, "node_modules/@electric-sql/pglite/package.json"), "utf8"),
+    ) as { version: string };
+    expect(existsSync(join(root, "dist/store", templateName(version)))).toBe(true);
   });
 });
