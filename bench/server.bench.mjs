@@ -1,10 +1,10 @@
 // License server benchmark: verify and issue at saturation and at a fixed 1,000 req/s
 // (autocannon in its own process), beside a bare node:http verify route and raw `pg`
-// INSERTs; import of 100k JSONL lines beside psql \copy; peak server memory on PGlite
-// and on PostgreSQL. Uses a scratch database on 127.0.0.1:5432 (dropped afterwards).
+// INSERTs; import of 100k JSONL lines beside psql \copy (peak server memory: memory.bench.mjs).
+// Uses a scratch database on 127.0.0.1:5432 (dropped afterwards).
 /* global performance, fetch */
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -83,12 +83,6 @@ function startServer(env) {
     });
     child.on("exit", (code) => fail(new Error(`server exited ${code}: ${err}`)));
   });
-}
-
-/** Peak resident memory (VmHWM) of a process, in MiB. */
-function peakRss(pid) {
-  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return m ? Number(m[1]) / 1024 : NaN;
 }
 
 async function stop(child) {
@@ -311,7 +305,6 @@ async function main() {
   line("POST /v1/licenses/verify", vFixed);
   const iFixed = paced(`${server.url}/v1/licenses`, { body: issueBody, headers: auth, rate: 1000 });
   line("POST /v1/licenses", iFixed);
-  const pgPeak = peakRss(server.child.pid);
   await stop(server.child);
 
   console.log(`\nimport of ${fmt(IMPORT_LINES)} JSONL lines`);
@@ -387,26 +380,6 @@ async function main() {
   if (copy.status !== 0) throw new Error(copy.stderr);
   console.log(
     `  psql \\copy           ${fmt(copySecs, 2).padStart(6)} s   ${fmt(IMPORT_LINES / copySecs).padStart(7)} lines/s   (${copy.stdout.trim()}; no verification, no audit events)`,
-  );
-
-  console.log("\npeak server memory (VmHWM)");
-  const lite = await startServer({});
-  cleanups.unshift(() => stop(lite.child));
-  const liteFirst = await fetch(`${lite.url}/v1/licenses`, {
-    method: "POST",
-    headers: { ...auth, "content-type": "application/json" },
-    body: JSON.stringify(issueBody),
-  }).then((r) => r.json());
-  const lv = cannon(`${lite.url}/v1/licenses/verify`, {
-    body: { blob: liteFirst.blob },
-    seconds: 4,
-  });
-  const li = cannon(`${lite.url}/v1/licenses`, { body: issueBody, headers: auth, seconds: 4 });
-  const litePeak = peakRss(lite.child.pid);
-  await stop(lite.child);
-  console.log(`  on PostgreSQL: ${fmt(pgPeak)} MiB   on embedded PGlite: ${fmt(litePeak)} MiB`);
-  console.log(
-    `  (PGlite under load: verify ${fmt(lv.rps)} req/s p99 ${fmt(lv.p99, 1)} ms; issue ${fmt(li.rps)} req/s p99 ${fmt(li.p99, 1)} ms)`,
   );
 
   const rv = ratio(vServer.rps, vBare.rps);

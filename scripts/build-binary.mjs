@@ -27,6 +27,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { build } from "esbuild";
 import { inject } from "postject";
+import { lazyChildProcess } from "./lazy-child-process.mjs";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 // The fuse Node's own build leaves in its binary for postject to flip (Node's SEA docs).
@@ -154,16 +155,27 @@ try {
     minify: true,
     legalComments: "none",
     define,
-    plugins: [buyerOnly],
+    plugins: [buyerOnly, lazyChildProcess],
     outfile: main,
     logLevel: "warning",
   });
+
+  // The code cache below loses a script's dynamic import() callback on Node 20; what the
+  // binary imports dynamically is built in, which require() loads as well.
+  const bundled = readFileSync(main, "utf8");
+  writeFileSync(
+    main,
+    bundled.replace(/\bimport\(("node:[^"]+")\)/g, "Promise.resolve().then(()=>require($1))"),
+  );
+  if (/\bimport\(/.test(readFileSync(main, "utf8"))) fail("the bundle has a dynamic import()");
 
   const blob = join(work, "sea-prep.blob");
   const config = join(work, "sea-config.json");
   writeFileSync(
     config,
-    JSON.stringify({ main, output: blob, disableExperimentalSEAWarning: true }),
+    // useCodeCache: V8's compiled code is stored with the script, so a cold start skips
+    // parsing and compiling it.
+    JSON.stringify({ main, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true }),
   );
   run(process.execPath, ["--experimental-sea-config", config]);
 

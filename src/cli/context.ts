@@ -4,6 +4,7 @@
  * whether stdin/stdout are terminals. Tests run commands in-process with their own.
  */
 import { homedir } from "node:os";
+import { isatty } from "node:tty";
 import type { Env } from "../config/keys.js";
 
 export interface Output {
@@ -39,7 +40,9 @@ export function processContext(): CliContext {
     stderr: { write: (t) => void process.stderr.write(t) },
     now: () => new Date(),
     home: env.HOME && env.HOME !== "" ? env.HOME : homedir(),
-    interactive: Boolean(process.stdin.isTTY && process.stdout.isTTY),
+    // isatty(0) rather than process.stdin.isTTY: creating the stdin stream costs a cold start
+    // some milliseconds, and most commands never read it.
+    interactive: isatty(0) && Boolean(process.stdout.isTTY),
     prompt: async (question) => {
       const { createInterface } = await import("node:readline/promises");
       const rl = createInterface({ input: process.stdin, output: process.stderr });

@@ -8,6 +8,19 @@ import { PGlite } from "@electric-sql/pglite";
 import { lock } from "proper-lockfile";
 import { LicenseError } from "../core/errors.js";
 import type { Database, PoolStats, Queryable, QueryResult } from "./db.js";
+import {
+  PGLITE_SHARED_BUFFERS,
+  createPgliteDir,
+  hasDatabase,
+  isEmptyDir,
+} from "./pglite-create.js";
+
+/** PGlite's own start parameters with a smaller shared buffer pool (see pglite-create.ts). */
+const START_PARAMS = [
+  ...PGlite.defaultStartParams,
+  "-c",
+  `shared_buffers=${PGLITE_SHARED_BUFFERS}`,
+];
 
 function wrap(pglite: Pick<PGlite, "query">): Queryable {
   return {
@@ -21,7 +34,9 @@ function wrap(pglite: Pick<PGlite, "query">): Queryable {
 /**
  * Opens (creating on first use) the embedded database in `dir`, or an
  * in-memory one when `dir` is undefined. A lock file keeps a second process
- * from opening the same folder, which would corrupt it.
+ * from opening the same folder, which would corrupt it. An empty folder is
+ * created in a short-lived child process first, so this process never holds
+ * the memory of PGlite's initdb.
  *
  * @example
  * ```ts
@@ -52,10 +67,19 @@ export async function openPglite(dir?: string): Promise<Database> {
   }
   let pglite: PGlite;
   try {
-    pglite = await PGlite.create(dir ?? "memory://");
+    if (dir !== undefined && !hasDatabase(dir) && isEmptyDir(dir)) {
+      await createPgliteDir(dir, START_PARAMS);
+    }
+    pglite = await PGlite.create(dir ?? "memory://", { startParams: START_PARAMS });
   } catch (err) {
     await release?.();
-    throw err;
+    if (err instanceof LicenseError) throw err;
+    throw new LicenseError(
+      "DATABASE_UNAVAILABLE",
+      `cannot open the embedded database in ${dir ?? "memory"}: ${(err as Error).message}; ` +
+        "restore the folder from a backup, or, if it holds no data yet, remove it and start again",
+      { cause: err },
+    );
   }
   const root = wrap(pglite);
   let inflight = 0;

@@ -1,0 +1,69 @@
+// The installed bin's cold start: a loader that runs the bundle from a V8 code cache made at
+// build time, loads node:child_process only when used, and rebuilds a cache V8 refuses.
+import { spawnSync } from "node:child_process";
+import { copyFileSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { CLI_PATH, tempHome } from "./helpers/cli.js";
+
+const MAIN = join(dirname(CLI_PATH), "dtlicense-main.cjs");
+const CACHE = `${MAIN}.cache`;
+const hasOwnCompileCache = Number(process.versions.node.split(".")[0]) >= 22;
+
+function run(cli: string, args: string[], env: Record<string, string> = {}) {
+  const home = env.HOME ?? tempHome("dtl-cold-");
+  return spawnSync(process.execPath, [cli, ...args], {
+    env: { PATH: process.env.PATH, HOME: home, ...env },
+    encoding: "utf8",
+  });
+}
+
+describe("the bin's cold start", () => {
+  it.skipIf(hasOwnCompileCache)(
+    "uses the code cache made at build time, leaving it as it was",
+    () => {
+      const before = statSync(CACHE);
+      const r = run(CLI_PATH, ["status"]);
+      expect(r.status).toBe(3);
+      expect(r.stdout).toMatch(/^State: +none$/m);
+      const after = statSync(CACHE);
+      // A refused cache would have been written again.
+      expect([after.mtimeMs, after.size]).toEqual([before.mtimeMs, before.size]);
+    },
+  );
+
+  it("still loads the command groups it imports on demand", () => {
+    for (const group of ["serve", "db", "ledger"]) {
+      const r = run(CLI_PATH, [group, "--help"]);
+      expect(r.stderr).toBe("");
+      expect(r.status).toBe(0);
+      expect(r.stdout).toMatch(new RegExp(`^Usage: dtlicense ${group} `));
+    }
+  });
+
+  it("does not load node:child_process for dtlicense status", () => {
+    const r = run(CLI_PATH, ["status"], { NODE_DEBUG: "module" });
+    expect(r.stdout).toMatch(/^State: +none$/m);
+    expect(r.stderr).toMatch(/node:fs/);
+    expect(r.stderr).not.toMatch(/child_process/);
+  });
+
+  it.skipIf(hasOwnCompileCache)(
+    "replaces a cache that V8 refuses, and answers the same meanwhile",
+    () => {
+      const dir = tempHome("dtl-cold-copy-");
+      const cli = join(dir, "dtlicense.cjs");
+      copyFileSync(CLI_PATH, cli);
+      copyFileSync(MAIN, join(dir, "dtlicense-main.cjs"));
+      writeFileSync(join(dir, "dtlicense-main.cjs.cache"), "not a V8 code cache");
+      const home = tempHome("dtl-cold-");
+      const first = run(cli, ["status"], { HOME: home });
+      expect(first.status).toBe(3);
+      expect(first.stdout).toMatch(/^State: +none$/m);
+      const rebuilt = readFileSync(join(dir, "dtlicense-main.cjs.cache"));
+      expect(rebuilt.length).toBeGreaterThan(10_000);
+      const second = run(cli, ["status"], { HOME: home });
+      expect(second.stdout).toBe(first.stdout);
+    },
+  );
+});
