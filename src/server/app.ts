@@ -15,6 +15,8 @@ import { Metrics } from "./metrics.js";
 import { registerOpenApi, registerOpenApiRoute } from "./openapi.js";
 import { RateLimiter } from "./rate-limit.js";
 import { registerTokenRoutes } from "./tokens.js";
+import { registerSalesRoutes } from "./sales.js";
+import type { SalesConfig } from "../config/sales.js";
 import { registerVerifyRoutes } from "./verify.js";
 
 /** The default body limit; the import endpoint allows more. */
@@ -38,6 +40,8 @@ export interface AppOptions {
   readonly trustedProxies?: readonly string[];
   /** Verify requests a minute per client address. */
   readonly verifyRateLimit?: number;
+  /** Store sales (products, webhook secrets); without it the webhooks refuse every event. */
+  readonly sales?: SalesConfig;
 }
 
 // Request ids are random (they say nothing about traffic volume); drawing the bytes
@@ -226,6 +230,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   registerVerifyRoutes(app, ctx);
   registerLicenseRoutes(app, ctx);
   registerTokenRoutes(app, ctx);
+  registerSalesRoutes(app, ctx, options.sales);
   await app.ready();
   return app;
 }

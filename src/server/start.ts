@@ -75,6 +75,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       logLevel: config.logLevel,
       trustedProxies: config.trustedProxies,
       verifyRateLimit: config.verifyRateLimit,
+      sales: config.sales,
       ...(options.logStream !== undefined ? { logStream: options.logStream } : {}),
     });
     app.log.info(
