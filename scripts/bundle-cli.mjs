@@ -7,7 +7,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const LAZY_GROUPS = ["serve", "db", "admin", "import", "ledger", "keys", "doctor"];
+const LAZY_GROUPS = ["serve", "db", "admin", "import", "ledger", "keys", "doctor", "sales"];
 
 await build({
   stdin: {
@@ -31,6 +31,10 @@ await build({
     "@electric-sql/pglite",
     "fastify",
     "proper-lockfile",
+    // Store sales: loaded by the server only when a webhook arrives or an e-mail is sent.
+    "stripe",
+    "nodemailer",
+    "eta",
     ...LAZY_GROUPS.map((g) => `./commands/${g}.js`),
   ],
   logLevel: "warning",

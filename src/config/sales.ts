@@ -4,8 +4,8 @@
  * SMTP settings of license e-mails. Read once at start; every mistake fails
  * with a message that names the variable and the field.
  */
-import { readFileSync } from "node:fs";
-import { isAbsolute, resolve } from "node:path";
+import { existsSync, readFileSync } from "node:fs";
+import { isAbsolute, join, resolve } from "node:path";
 import { isTier, TIERS, type Tier } from "../core/catalogue.js";
 import { LicenseError } from "../core/errors.js";
 import { MAX_YEARS, validateEmail } from "../core/license.js";
@@ -23,7 +23,26 @@ export const SALES_VARS = {
   SMTP_PASSWORD_FILE: "SMTP_PASSWORD_FILE",
   MAIL_FROM: "DATATOOLS_MAIL_FROM",
   MAIL_TEMPLATES_DIR: "DATATOOLS_MAIL_TEMPLATES_DIR",
+  MAIL_RETRY_BASE: "DATATOOLS_MAIL_RETRY_BASE_MS",
+  MAIL_RETRY_MAX: "DATATOOLS_MAIL_RETRY_MAX_MS",
+  MAIL_POLL: "DATATOOLS_MAIL_POLL_MS",
 } as const;
+
+/** How the delivery worker paces itself. */
+export interface DeliveryTiming {
+  /** The wait after the first failed attempt; it doubles with each further failure. */
+  readonly retryBaseMs: number;
+  /** The longest wait between attempts. */
+  readonly retryMaxMs: number;
+  /** How often the outbox is looked at for due e-mails. */
+  readonly pollMs: number;
+}
+
+export const DEFAULT_DELIVERY: DeliveryTiming = {
+  retryBaseMs: 30_000,
+  retryMaxMs: 3_600_000,
+  pollMs: 2_000,
+};
 
 /** What one store product issues. */
 export interface Product {
@@ -57,6 +76,28 @@ export interface SalesConfig {
   readonly mailFrom: { readonly name: string; readonly address: string } | undefined;
   /** A folder of vendor templates replacing the built-in ones. */
   readonly templatesDir: string | undefined;
+  /** The vendor's templates found there, read at start. */
+  readonly templates: VendorTemplates;
+  readonly delivery: DeliveryTiming;
+}
+
+/** The template files a vendor may replace (each on its own; a missing one uses the built-in). */
+export const TEMPLATE_FILES = {
+  subject: "license-subject.eta",
+  text: "license.txt.eta",
+  html: "license.html.eta",
+} as const;
+export type VendorTemplates = Partial<Record<keyof typeof TEMPLATE_FILES, string>>;
+
+/** Reads the vendor's templates from `dir` (those present). */
+export function readVendorTemplates(dir: string): VendorTemplates {
+  if (!existsSync(dir)) bad(SALES_VARS.MAIL_TEMPLATES_DIR, `${dir} does not exist`);
+  const out: Record<string, string> = {};
+  for (const [key, file] of Object.entries(TEMPLATE_FILES)) {
+    const path = join(dir, file);
+    if (existsSync(path)) out[key] = readFileSync(path, "utf8");
+  }
+  return out;
 }
 
 const set = (v: string | undefined): v is string => v !== undefined && v.trim() !== "";
@@ -170,6 +211,15 @@ function smtpConfig(env: Env): SmtpConfig | undefined {
   return { url, ...(password !== undefined ? { password } : {}) };
 }
 
+function millis(env: Env, name: string, fallback: number): number {
+  if (!set(env[name])) return fallback;
+  const text = env[name]!.trim();
+  const n = /^[0-9]{1,9}$/.test(text) ? Number(text) : NaN;
+  if (!(n >= 10 && n <= 86_400_000))
+    bad(name, `"${text.slice(0, 20)}" is not a number of milliseconds from 10 to 86400000`);
+  return n;
+}
+
 /** `Name <address>` or `address`, checked like a buyer's e-mail. */
 function mailFrom(value: string): { name: string; address: string } {
   const m = /^\s*(?:"?([^"<>\r\n]*?)"?\s*<([^<>\s]+)>|([^<>\s]+))\s*$/.exec(value);
@@ -195,6 +245,9 @@ export function loadSalesConfig(env: Env, cwd = process.cwd()): SalesConfig {
     products = loadProductsFile(productsFile, `${V.PRODUCTS_FILE} (${productsFile})`);
   }
   const smtp = smtpConfig(env);
+  const templatesDir = set(env[V.MAIL_TEMPLATES_DIR])
+    ? resolve(cwd, env[V.MAIL_TEMPLATES_DIR]!.trim())
+    : undefined;
   const from = set(env[V.MAIL_FROM]) ? mailFrom(env[V.MAIL_FROM]!) : undefined;
   if (smtp && !from) bad(V.MAIL_FROM, `is not set; ${V.SMTP_URL} needs a sender address`);
   return {
@@ -204,9 +257,13 @@ export function loadSalesConfig(env: Env, cwd = process.cwd()): SalesConfig {
     lemonSqueezySecret: secret(env, V.LEMONSQUEEZY_SECRET, V.LEMONSQUEEZY_SECRET_FILE),
     smtp,
     mailFrom: from,
-    templatesDir: set(env[V.MAIL_TEMPLATES_DIR])
-      ? resolve(cwd, env[V.MAIL_TEMPLATES_DIR]!.trim())
-      : undefined,
+    templatesDir,
+    templates: templatesDir ? readVendorTemplates(templatesDir) : {},
+    delivery: {
+      retryBaseMs: millis(env, V.MAIL_RETRY_BASE, DEFAULT_DELIVERY.retryBaseMs),
+      retryMaxMs: millis(env, V.MAIL_RETRY_MAX, DEFAULT_DELIVERY.retryMaxMs),
+      pollMs: millis(env, V.MAIL_POLL, DEFAULT_DELIVERY.pollMs),
+    },
   };
 }
 

@@ -225,7 +225,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   // The document generator goes first, so that it sees every route.
   await registerOpenApi(app);
-  registerHealthRoutes(app, ctx);
+  registerHealthRoutes(app, ctx, options.sales ? (options.sales.smtp ? "on" : "off") : undefined);
   registerOpenApiRoute(app);
   registerVerifyRoutes(app, ctx);
   registerLicenseRoutes(app, ctx);

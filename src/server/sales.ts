@@ -6,7 +6,7 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import { NO_PRODUCTS, type SalesConfig } from "../config/sales.js";
+import { DEFAULT_DELIVERY, NO_PRODUCTS, type SalesConfig } from "../config/sales.js";
 import {
   lemonSqueezyEventId,
   listStoreEvents,
@@ -238,6 +238,8 @@ export function registerSalesRoutes(
     smtp: undefined,
     mailFrom: undefined,
     templatesDir: undefined,
+    templates: {},
+    delivery: DEFAULT_DELIVERY,
   };
   registerWebhooks(app, ctx, config);
   const r = app.withTypeProvider<TypeBoxTypeProvider>();

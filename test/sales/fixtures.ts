@@ -1,7 +1,7 @@
 // Store events as Stripe and Lemon Squeezy send them, signed as they sign them.
 import { createHmac } from "node:crypto";
 import Stripe from "stripe";
-import type { SalesConfig } from "../../src/config/sales.js";
+import { DEFAULT_DELIVERY, type SalesConfig } from "../../src/config/sales.js";
 
 export const STRIPE_SECRET = "whsec_test_0123456789abcdef0123456789";
 export const LS_SECRET = "ls_test_secret_0123456789abcdef";
@@ -19,6 +19,8 @@ export const SALES: SalesConfig = {
   smtp: undefined,
   mailFrom: undefined,
   templatesDir: undefined,
+  templates: {},
+  delivery: DEFAULT_DELIVERY,
 };
 
 let n = 0;
