@@ -129,8 +129,14 @@ describe.runIf(Boolean(process.env.TEST_DATABASE_URL))(
         spawnCli([...argv, "--url", servers[0]!.url], { ...env, DATATOOLS_ADMIN_TOKEN: token });
       const listed = await cli(["webhooks", "list", "--status", "ignored", "--json"]);
       expect(listed.code, listed.stderr).toBe(0);
-      const events = JSON.parse(listed.stdout) as { reason: string }[];
+      const events = JSON.parse(listed.stdout) as { id: number; reason: string }[];
       expect(events[0]!.reason).toContain("unknown product not-in-the-file");
+      // Replayed before the products file is fixed, it stays ignored, with the reason again.
+      const replayed = await cli(["webhooks", "replay", String(events[0]!.id), "--json"]);
+      expect(replayed.code, replayed.stderr).toBe(0);
+      expect(JSON.parse(replayed.stdout)).toMatchObject({ status: "ignored", id: events[0]!.id });
+      const ready = await (await fetch(`${servers[0]!.url}/readyz`)).json();
+      expect(ready).toMatchObject({ status: "ready", delivery: "on" });
       const [row] = await query<{ license_key: string }>(
         scratch.url,
         "SELECT license_key FROM licenses",
