@@ -165,6 +165,62 @@ describe("the license e-mail", () => {
     expect(vendor.subject).not.toMatch(/[\r\n]/);
   });
 
+  it("logs in with the user of SMTP_URL and the password from SMTP_PASSWORD_FILE", async () => {
+    const { SMTPServer } = await import("smtp-server");
+    const logins: string[] = [];
+    const server = new SMTPServer({
+      allowInsecureAuth: true,
+      disabledCommands: ["STARTTLS"],
+      logger: false,
+      onAuth(auth, _session, done) {
+        logins.push(`${auth.username}:${auth.password}`);
+        if (auth.password === "s3cret pass") done(null, { user: auth.username });
+        else done(new Error("bad password"));
+      },
+      onData(stream, _session, done) {
+        stream.resume();
+        stream.on("end", () => done());
+      },
+    });
+    await new Promise<void>((ok) => server.listen(0, "127.0.0.1", () => ok()));
+    const port = (server.server.address() as { port: number }).port;
+    try {
+      const rendered = await renderMail(mailTemplates({}), {
+        name: "Ada",
+        email: "ada@example.com",
+        license_key: "K",
+        tier: "core",
+        expires_at: "x",
+        blob: "DTLIC2:a.b",
+        file: "K.dtlic",
+      });
+      const mail = {
+        from: FROM,
+        to: { name: "Ada", address: "ada@example.com" },
+        rendered,
+        attachment: { filename: "K.dtlic", content: "DTLIC2:a.b\n" },
+      };
+      const good = await createSmtpMailer({
+        url: `smtp://sales%40datatools.example@127.0.0.1:${port}`,
+        password: "s3cret pass",
+      });
+      await good.send(mail);
+      good.close();
+      const bad = await createSmtpMailer({
+        url: `smtp://sales%40datatools.example@127.0.0.1:${port}`,
+        password: "wrong",
+      });
+      await expect(bad.send(mail)).rejects.toThrow();
+      bad.close();
+      expect(logins).toEqual([
+        "sales@datatools.example:s3cret pass",
+        "sales@datatools.example:wrong",
+      ]);
+    } finally {
+      await new Promise<void>((ok) => server.close(() => ok()));
+    }
+  });
+
   it("cannot be made to add a header or a recipient through the buyer's name", async () => {
     const smtp = await startSmtpSink();
     try {
