@@ -133,6 +133,9 @@ export async function createSmtpMailer(smtp: SmtpConfig): Promise<Mailer> {
   const url = new URL(smtp.url);
   const user = decodeURIComponent(url.username);
   const transport = nodemailer.createTransport({
+    // One connection kept open and reused while e-mails are waiting (not one per e-mail).
+    pool: true,
+    maxConnections: 1,
     host: url.hostname.replace(/^\[(.*)\]$/, "$1"),
     port: url.port ? Number(url.port) : url.protocol === "smtps:" ? 465 : 587,
     secure: url.protocol === "smtps:",
