@@ -17,6 +17,7 @@ PG_PORT="${DRILL_PG_PORT:-5433}"
 API_PORT="${DRILL_API_PORT:-8090}"
 HTTP_PORT="${DRILL_HTTP_PORT:-8080}"
 HTTPS_PORT="${DRILL_HTTPS_PORT:-8443}"
+SMTP_PORT="${DRILL_SMTP_PORT:-2525}"
 HOST=license.unalogix.com
 LICENSES=12
 DEADLINE_SECONDS="${DRILL_DEADLINE_SECONDS:-300}"
@@ -30,8 +31,9 @@ Runs the deployment drill on loopback (see the header of this file and
 docs/SETUP-LICENSE-SERVER.md, "The drill"). Needs PostgreSQL 15 server
 binaries (/usr/lib/postgresql/15/bin), nginx, openssl, curl, jq and a built
 dist/ (npm run build). Ports: PostgreSQL $PG_PORT, API $API_PORT, nginx
-$HTTP_PORT/$HTTPS_PORT (DRILL_PG_PORT, DRILL_API_PORT, DRILL_HTTP_PORT,
-DRILL_HTTPS_PORT override them). Gives up after $DEADLINE_SECONDS s.
+$HTTP_PORT/$HTTPS_PORT, the SMTP sink $SMTP_PORT (DRILL_PG_PORT, DRILL_API_PORT,
+DRILL_HTTP_PORT, DRILL_HTTPS_PORT, DRILL_SMTP_PORT override them). Gives up
+after $DEADLINE_SECONDS s.
 
   --keep      keep the work folder (logs, dumps, secrets) after a success
   -h, --help  show this help
@@ -81,7 +83,7 @@ for tool in openssl curl jq node; do
   command -v "$tool" >/dev/null || fail "$tool is not installed"
 done
 [ -f "$ROOT/dist/cli/main.js" ] || fail "dist/ is not built; run npm run build"
-for port in "$PG_PORT" "$API_PORT" "$HTTP_PORT" "$HTTPS_PORT"; do
+for port in "$PG_PORT" "$API_PORT" "$HTTP_PORT" "$HTTPS_PORT" "$SMTP_PORT"; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     fail "port $port on 127.0.0.1 is already in use; stop what uses it or set the DRILL_*_PORT variables"
   fi
@@ -596,7 +598,6 @@ echo "$PROG: the re-issued log imported: each key holds both blobs, the re-issue
 # --- store sale ----------------------------------------------------------------------
 step "store sale: a signed Stripe event through nginx, the e-mail in a local SMTP sink, the buyer activates it, a refund revokes it (docs/SELLING.md)"
 SALE="$WORK/sale"
-SMTP_PORT="${DRILL_SMTP_PORT:-2525}"
 install -d -m 755 "$SALE"
 install -d -m 700 "$SALE/mail" "$SALE/buyer"
 (cd "$ROOT" && exec node deploy/drill/store-sale.mjs sink "$SMTP_PORT" "$SALE/mail") >"$SALE/smtp.log" 2>&1 &
