@@ -13,7 +13,7 @@ import { lazyChildProcess } from "./lazy-child-process.mjs";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const OUT = join(ROOT, "dist", "cli");
-const LAZY_GROUPS = ["serve", "db", "admin", "import", "ledger", "keys", "doctor"];
+const LAZY_GROUPS = ["serve", "db", "admin", "import", "ledger", "keys", "doctor", "sales"];
 
 await build({
   stdin: {
@@ -36,6 +36,10 @@ await build({
     "@electric-sql/pglite",
     "fastify",
     "proper-lockfile",
+    // Store sales: loaded by the server only when a webhook arrives or an e-mail is sent.
+    "stripe",
+    "nodemailer",
+    "eta",
     ...LAZY_GROUPS.map((g) => `./commands/${g}.js`),
   ],
   plugins: [lazyChildProcess],

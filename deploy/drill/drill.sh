@@ -17,6 +17,7 @@ PG_PORT="${DRILL_PG_PORT:-5433}"
 API_PORT="${DRILL_API_PORT:-8090}"
 HTTP_PORT="${DRILL_HTTP_PORT:-8080}"
 HTTPS_PORT="${DRILL_HTTPS_PORT:-8443}"
+SMTP_PORT="${DRILL_SMTP_PORT:-2525}"
 HOST=license.unalogix.com
 LICENSES=12
 DEADLINE_SECONDS="${DRILL_DEADLINE_SECONDS:-300}"
@@ -30,8 +31,9 @@ Runs the deployment drill on loopback (see the header of this file and
 docs/SETUP-LICENSE-SERVER.md, "The drill"). Needs PostgreSQL 15 server
 binaries (/usr/lib/postgresql/15/bin), nginx, openssl, curl, jq and a built
 dist/ (npm run build). Ports: PostgreSQL $PG_PORT, API $API_PORT, nginx
-$HTTP_PORT/$HTTPS_PORT (DRILL_PG_PORT, DRILL_API_PORT, DRILL_HTTP_PORT,
-DRILL_HTTPS_PORT override them). Gives up after $DEADLINE_SECONDS s.
+$HTTP_PORT/$HTTPS_PORT, the SMTP sink $SMTP_PORT (DRILL_PG_PORT, DRILL_API_PORT,
+DRILL_HTTP_PORT, DRILL_HTTPS_PORT, DRILL_SMTP_PORT override them). Gives up
+after $DEADLINE_SECONDS s.
 
   --keep      keep the work folder (logs, dumps, secrets) after a success
   -h, --help  show this help
@@ -81,7 +83,7 @@ for tool in openssl curl jq node; do
   command -v "$tool" >/dev/null || fail "$tool is not installed"
 done
 [ -f "$ROOT/dist/cli/main.js" ] || fail "dist/ is not built; run npm run build"
-for port in "$PG_PORT" "$API_PORT" "$HTTP_PORT" "$HTTPS_PORT"; do
+for port in "$PG_PORT" "$API_PORT" "$HTTP_PORT" "$HTTPS_PORT" "$SMTP_PORT"; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     fail "port $port on 127.0.0.1 is already in use; stop what uses it or set the DRILL_*_PORT variables"
   fi
@@ -199,6 +201,7 @@ cleanup() {
   trap - EXIT INT TERM
   if [ -n "${WATCHDOG:-}" ]; then kill "$WATCHDOG" 2>/dev/null || true; fi
   stop_server
+  if [ -n "${SMTP_PID:-}" ]; then kill "$SMTP_PID" 2>/dev/null || true; fi
   if [ "$NGINX_STARTED" = 1 ]; then
     "$NGINX" -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx/" -s stop 2>/dev/null || true
   fi
@@ -600,6 +603,60 @@ NEW3="$(jq -r --arg k "$KEY3" 'select(.license_key == $k) | .blob' "$REISSUE/iss
 [ "$(verify "$(jq -r .blob "$WORK/issued/3.json")" | jq -r '"\(.genuine) \(.state) \(.current)"')" = "true active false" ] ||
   fail "the first blob of $KEY3 no longer verifies as an earlier blob of the key"
 echo "$PROG: the re-issued log imported: each key holds both blobs, the re-issued one current"
+
+# --- store sale ----------------------------------------------------------------------
+step "store sale: a signed Stripe event through nginx, the e-mail in a local SMTP sink, the buyer activates it, a refund revokes it (docs/SELLING.md)"
+SALE="$WORK/sale"
+install -d -m 755 "$SALE"
+install -d -m 700 "$SALE/mail" "$SALE/buyer"
+(cd "$ROOT" && exec node deploy/drill/store-sale.mjs sink "$SMTP_PORT" "$SALE/mail") >"$SALE/smtp.log" 2>&1 &
+SMTP_PID=$!
+(umask 277 && node -e 'process.stdout.write("whsec_drill" + require("node:crypto").randomBytes(24).toString("hex"))' >"$SECRETS/stripe-webhook-secret")
+give_to_image_user "$SECRETS/stripe-webhook-secret"
+printf '{"stripe": {"core-1y": {"tier": "core", "years": 1}}}\n' >"$SALE/products.json"
+chmod 644 "$SALE/products.json"
+SALE_VARS=("STRIPE_WEBHOOK_SECRET_FILE=$SECRETS/stripe-webhook-secret" "DATATOOLS_PRODUCTS_FILE=$SALE/products.json"
+  "SMTP_URL=smtp://127.0.0.1:$SMTP_PORT" "DATATOOLS_MAIL_FROM=DataTools <sales@unalogix.com>" "DATATOOLS_MAIL_POLL_MS=200")
+stop_server
+# The api service's environment plus the sale's variables (SERVE is `env -i VARS… node …`).
+SERVE=(env -i "${SALE_VARS[@]}" "${SERVE[@]:2}")
+start_server
+[ "$(curl -sS "$API/readyz" | jq -r .delivery)" = on ] || fail "/readyz does not report delivery on with SMTP_URL set"
+# stripe_event paid|refund → the webhook's answer (through nginx, over TLS)
+stripe_event() {
+  local sig
+  sig="$(cd "$ROOT" && node deploy/drill/store-sale.mjs event "$SECRETS/stripe-webhook-secret" "$1" pi_drill_1 "$SALE/$1.json")" ||
+    fail "could not sign the $1 event"
+  "${CURL_PUBLIC[@]}" -f -H 'Content-Type: application/json' -H "Stripe-Signature: $sig" \
+    --data-binary @"$SALE/$1.json" "$PUBLIC/v1/webhooks/stripe" || fail "the $1 webhook was refused"
+}
+sold="$(stripe_event paid)"
+SOLD_KEY="$(jq -r .license_key <<<"$sold")"
+[ "$(jq -r .status <<<"$sold")" = processed ] || fail "the paid event was not processed: $sold"
+# A forged event is refused and stores nothing.
+forged="$("${CURL_PUBLIC[@]}" -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
+  -H "Stripe-Signature: t=$(date +%s),v1=$(printf '0%.0s' $(seq 64))" --data-binary @"$SALE/paid.json" "$PUBLIC/v1/webhooks/stripe")"
+[ "$forged" = 400 ] || fail "a forged Stripe event got HTTP $forged"
+for _ in $(seq 1 150); do
+  [ -f "$SALE/mail/1.json" ] && break
+  sleep 0.2
+done
+[ -f "$SALE/mail/1.json" ] || fail "no license e-mail reached the SMTP sink within 30 s"
+[ "$(jq -r '.to[0]' "$SALE/mail/1.json")" = store.buyer@example.com ] || fail "the e-mail went to $(jq -c .to "$SALE/mail/1.json")"
+[ -f "$SALE/mail/$SOLD_KEY.dtlic" ] || fail "the e-mail has no attachment $SOLD_KEY.dtlic"
+[ "$(api GET "/v1/licenses/$SOLD_KEY" | jq -r .delivery.status)" = sent ] || fail "the license's delivery is not recorded as sent"
+# The buyer's machine, not the image: the packaged command line (package.json "bin") with the
+# published public keys, as the user running the drill.
+BUYER_CLI="$ROOT/dist/cli/dtlicense.cjs"
+BUYER=(env -i "${BASE_VARS[@]}" "HOME=$SALE/buyer" "DATATOOLS_LICENSE_PUBKEY_FILE=$SECRETS/license-public-keys" node "$BUYER_CLI")
+check "the buyer could not activate the e-mailed license" \
+  "${BUYER[@]}" activate --file "$SALE/mail/$SOLD_KEY.dtlic" --name "Drill Store Buyer" --email store.buyer@example.com
+check "the activated license is not active" "${BUYER[@]}" status
+echo "$PROG: sold $SOLD_KEY, e-mailed with its .dtlic attachment, activated by the buyer"
+refund="$(stripe_event refund)"
+[ "$(jq -r .license_key <<<"$refund")" = "$SOLD_KEY" ] || fail "the refund did not act on $SOLD_KEY: $refund"
+[ "$(verify "$(cat "$SALE/mail/$SOLD_KEY.dtlic")" | jq -r .code)" = REVOKED ] || fail "verify does not say REVOKED after the refund"
+echo "$PROG: refunded: verify says REVOKED"
 
 step "stop everything"
 stop_server

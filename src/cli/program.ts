@@ -38,6 +38,10 @@ const GROUPS: readonly { commands: readonly string[]; load: () => Promise<Regist
     load: async () => (await import("./commands/keys.js")).registerKeysCommands,
   },
   { commands: ["doctor"], load: async () => (await import("./commands/doctor.js")).registerDoctor },
+  {
+    commands: ["webhooks", "deliver"],
+    load: async () => (await import("./commands/sales.js")).registerSales,
+  },
 ];
 
 /** Exit statuses. Commands may return their own (see `status`). */

@@ -10,6 +10,7 @@ import { devKeyRefusal, runtimeMode } from "../core/environment.js";
 import { LicenseError } from "../core/errors.js";
 import { DEV_KID } from "../core/keys.js";
 import { PRIVKEY_VAR, PUBKEY_VAR, resolveKeys, type Env, type ResolvedKeys } from "./keys.js";
+import { loadSalesConfig, type SalesConfig } from "./sales.js";
 import { readSecretFile } from "./secret-file.js";
 
 /** Every variable the server reads, for docs and error messages. */
@@ -64,6 +65,8 @@ export interface ServerConfig {
   readonly verifyRateLimit: number;
   readonly production: boolean;
   readonly logLevel: string;
+  /** Store sales: products file, webhook secrets, SMTP (src/config/sales.ts). */
+  readonly sales: SalesConfig;
 }
 
 /** Command-line flags that override the environment. */
@@ -259,6 +262,7 @@ export function loadServerConfig(env: Env, flags: ServerFlags, home: string): Se
     verifyRateLimit,
     production,
     logLevel,
+    sales: loadSalesConfig(env),
   };
 }
 

@@ -112,6 +112,8 @@ export const SERVICE_ERROR_CODES = {
   SEATS_INVALID: "seats is not a whole number from 1 to 10,000",
   SEAT_LIMIT_REACHED: "every seat of the license is taken by another machine",
   NOT_ACTIVATED: "this machine (fingerprint) holds no seat of the license",
+  WEBHOOK_EVENT_PROCESSED:
+    "the store's webhook event already took effect; only ignored events are replayed",
 } as const;
 
 /**
@@ -126,6 +128,10 @@ export const HTTP_ERROR_CODES = {
   AUTH_MISSING: "the request has no Authorization: Bearer token",
   RATE_LIMITED: "too many requests from this client address; retry later",
   INTERNAL: "an unexpected server error",
+  WEBHOOK_SIGNATURE_INVALID:
+    "the store's webhook signature is missing, does not match the body under the configured secret, or is too old",
+  WEBHOOK_PAYLOAD_INVALID: "the store's webhook body is not a JSON event of the expected shape",
+  WEBHOOK_NOT_CONFIGURED: "no signing secret is configured for this store's webhooks",
 } as const;
 
 /** The command line's own: raised by `src/cli/` only; no HTTP response carries them. */

@@ -16,6 +16,8 @@ import { Metrics } from "./metrics.js";
 import { registerOpenApi, registerOpenApiRoute } from "./openapi.js";
 import { RateLimiter } from "./rate-limit.js";
 import { registerTokenRoutes } from "./tokens.js";
+import { registerSalesRoutes } from "./sales.js";
+import type { SalesConfig } from "../config/sales.js";
 import { registerVerifyRoutes } from "./verify.js";
 
 /** The default body limit; the import endpoint allows more. */
@@ -39,6 +41,8 @@ export interface AppOptions {
   readonly trustedProxies?: readonly string[];
   /** Verify requests a minute per client address. */
   readonly verifyRateLimit?: number;
+  /** Store sales (products, webhook secrets); without it the webhooks refuse every event. */
+  readonly sales?: SalesConfig;
 }
 
 // Request ids are random (they say nothing about traffic volume); drawing the bytes
@@ -222,11 +226,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   // The document generator goes first, so that it sees every route.
   await registerOpenApi(app);
-  registerHealthRoutes(app, ctx);
+  registerHealthRoutes(app, ctx, options.sales ? (options.sales.smtp ? "on" : "off") : undefined);
   registerOpenApiRoute(app);
   registerVerifyRoutes(app, ctx);
   registerLicenseRoutes(app, ctx);
   registerTokenRoutes(app, ctx);
+  registerSalesRoutes(app, ctx, options.sales);
   await app.register(registerConsole, { prefix: "/admin", service: ctx.service });
   await app.ready();
   return app;

@@ -98,6 +98,10 @@ export const STATUS: Readonly<Record<ApiErrorCode, number>> = {
   SEATS_INVALID: 400,
   SEAT_LIMIT_REACHED: 409,
   NOT_ACTIVATED: 404,
+  WEBHOOK_EVENT_PROCESSED: 409,
+  WEBHOOK_SIGNATURE_INVALID: 400,
+  WEBHOOK_PAYLOAD_INVALID: 400,
+  WEBHOOK_NOT_CONFIGURED: 503,
 };
 
 /** The status for a code; a code no response can carry (the CLI's, the buyer's) is a server fault. */

@@ -8,7 +8,15 @@ import { Health, Readiness, errorResponses, plainText } from "./schemas.js";
 
 export { READY_TIMEOUT_MS } from "../service/health.js";
 
-export function registerHealthRoutes(app: FastifyInstance, ctx: ServerContext): void {
+/**
+ * `delivery` says whether license e-mails are sent (SMTP configured) or wait
+ * in the outbox; /readyz reports it and stays ready either way.
+ */
+export function registerHealthRoutes(
+  app: FastifyInstance,
+  ctx: ServerContext,
+  delivery?: "on" | "off",
+): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
 
   r.get(
@@ -33,7 +41,10 @@ export function registerHealthRoutes(app: FastifyInstance, ctx: ServerContext): 
         response: { 200: Readiness, ...errorResponses(503) },
       },
     },
-    async () => readiness(ctx.service.db),
+    async () => ({
+      ...(await readiness(ctx.service.db)),
+      ...(delivery ? { delivery } : {}),
+    }),
   );
 
   r.get(

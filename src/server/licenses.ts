@@ -14,6 +14,7 @@ import {
   type Idempotency,
   type Outcome,
 } from "../service/licenses.js";
+import { saleState } from "../service/sales.js";
 import { requireAdmin } from "./auth.js";
 import type { ServerContext } from "./context.js";
 import { ApiError } from "./errors.js";
@@ -25,6 +26,7 @@ import {
   IssueBody,
   KeyParams,
   LicenseCounts,
+  LicenseDetail,
   LicenseEvents,
   LicensePage,
   ListQuery,
@@ -198,13 +200,18 @@ export function registerLicenseRoutes(app: FastifyInstance, ctx: ServerContext):
       schema: {
         tags: [TAGS.licenses],
         summary: "Read one license",
+        description:
+          "With the store sale it came from and its e-mail's delivery state (both null for a license issued otherwise).",
         security: ADMIN,
         params: KeyParams,
-        response: { 200: licenseResponse("the license"), ...errorResponses(401, 404) },
+        response: { 200: LicenseDetail, ...errorResponses(401, 404) },
       },
       onRequest,
     },
-    async (req) => getLicense(ctx.service, req.params.key),
+    async (req) => {
+      const license = await getLicense(ctx.service, req.params.key);
+      return { ...license, ...(await saleState(ctx.service, req.params.key)) };
+    },
   );
 
   r.get(

@@ -14,6 +14,7 @@ export const TAGS = {
   verify: "verify",
   tokens: "admin tokens",
   health: "health",
+  sales: "store sales",
 } as const;
 
 /** The security requirement of the admin endpoints: an admin token as a bearer token. */
@@ -59,6 +60,7 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
         { name: TAGS.verify, description: "is a blob genuine, and in what state (public)" },
         { name: TAGS.tokens, description: "the server's admin tokens (admin)" },
         { name: TAGS.health, description: "liveness, readiness, metrics and this document" },
+        { name: TAGS.sales, description: "payment webhooks and their events, license e-mails" },
       ],
       components: {
         securitySchemes: {

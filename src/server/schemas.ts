@@ -11,6 +11,7 @@ import { TIERS } from "../core/catalogue.js";
 import type * as health from "../service/health.js";
 import type * as imports from "../service/imports.js";
 import type * as licenses from "../service/licenses.js";
+import * as sales from "../service/sales.js";
 import type * as tokens from "../service/tokens.js";
 import {
   EVENT_ACTIONS,
@@ -349,6 +350,9 @@ export const Readiness = Type.Object(
     status: Type.Literal("ready"),
     schema_version: Type.Integer(),
     database: StringEnum(["postgres", "pglite"] as const),
+    delivery: Type.Optional(
+      StringEnum(["on", "off"] as const, "license e-mails: off when no SMTP_URL is configured"),
+    ),
   },
   { additionalProperties: false, description: "the database answers and is migrated" },
 );
@@ -387,4 +391,91 @@ export type SchemaChecks = [
       }
     >
   >,
+];
+
+// ---------------------------------------------------------------- store sales
+
+/** The sale a store license came from. */
+export const SaleRecord = Type.Object(
+  {
+    provider: StringEnum(sales.PROVIDERS),
+    reference: Type.String({
+      description: "the order or payment reference (Stripe payment_intent, Lemon Squeezy order id)",
+    }),
+    event_id: Type.String({ description: "the provider's event that issued the license" }),
+    product: Type.String({ description: "the product reference of the products file" }),
+  },
+  { additionalProperties: false, description: "the store sale behind the license" },
+);
+
+/** Where the license's latest e-mail is. */
+export const DeliveryRecord = Type.Object(
+  {
+    id: Type.Integer(),
+    status: StringEnum(sales.DELIVERY_STATUSES, "queued, sent, or failing (retried)"),
+    attempts: Type.Integer(),
+    last_error: NullableString("why the last attempt failed"),
+    next_attempt_at: NullableString("when it is tried (again); null once sent"),
+    sent_at: NullableString("when the SMTP server accepted it"),
+    created_at: Time("ISO 8601 UTC with milliseconds"),
+  },
+  { additionalProperties: false, description: "the license e-mail's delivery state" },
+);
+
+/** `GET /v1/licenses/{key}`: the license, its sale and its e-mail's delivery state. */
+export const LicenseDetail = Type.Object(
+  {
+    ...License.properties,
+    sale: Type.Union([SaleRecord, Type.Null()]),
+    delivery: Type.Union([DeliveryRecord, Type.Null()]),
+  },
+  { additionalProperties: false, description: "a license with its sale and delivery state" },
+);
+
+export const WebhookEventRecord = Type.Object(
+  {
+    id: Type.Integer({ description: "the server's id (for replay)" }),
+    provider: StringEnum(sales.PROVIDERS),
+    event_id: Type.String({ description: "the provider's event id" }),
+    type: Type.String(),
+    status: StringEnum(sales.WEBHOOK_STATUSES),
+    reason: NullableString("why it was ignored, or the status change it made"),
+    license_key: NullableString("the license it issued or changed"),
+    received_at: Time("ISO 8601 UTC with milliseconds"),
+    processed_at: Time("ISO 8601 UTC with milliseconds"),
+  },
+  { additionalProperties: false, description: "a store's webhook event and what it did" },
+);
+
+export const WebhookEventList = Type.Object(
+  { events: Type.Array(WebhookEventRecord) },
+  { additionalProperties: false },
+);
+
+export const WebhookEventsQuery = Type.Object(
+  {
+    status: Type.Optional(StringEnum(sales.WEBHOOK_STATUSES)),
+    limit: Type.Optional(text(10, "page size, 1-500 (default 100)")),
+  },
+  { additionalProperties: false },
+);
+
+export const WebhookEventParams = Type.Object({ id: text(20, "the event's id in this server") });
+
+/** What a store's webhook is answered (2xx) once its effects are committed. */
+export const WebhookAnswer = Type.Object(
+  {
+    received: Type.Literal(true),
+    duplicate: Type.Boolean({ description: "the event was already stored; nothing was done now" }),
+    status: StringEnum(sales.WEBHOOK_STATUSES),
+    reason: NullableString(),
+    license_key: NullableString(),
+  },
+  { additionalProperties: false },
+);
+
+export type SalesSchemaChecks = [
+  Assert<Same<Static<typeof SaleRecord>, sales.Sale>>,
+  Assert<Same<Static<typeof DeliveryRecord>, sales.Delivery>>,
+  Assert<Same<Static<typeof WebhookEventRecord>, sales.WebhookEvent>>,
 ];

@@ -9,9 +9,10 @@ import type { FastifyInstance } from "fastify";
 import type { ServerConfig } from "../config/server.js";
 import { ensurePrivateDir } from "../config/fs-safe.js";
 import { removeServerFile, writeServerFile } from "../config/data-dir.js";
-import type { Database } from "../service/context.js";
+import type { Database, ServiceContext } from "../service/context.js";
 import { openService } from "../service/open.js";
 import { ensureInitialToken } from "../service/tokens.js";
+import { DeliveryWorker, unsentDeliveries } from "../service/delivery.js";
 import { buildApp } from "./app.js";
 
 export { ADMIN_TOKEN_FILE } from "../config/data-dir.js";
@@ -75,6 +76,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       logLevel: config.logLevel,
       trustedProxies: config.trustedProxies,
       verifyRateLimit: config.verifyRateLimit,
+      sales: config.sales,
       ...(options.logStream !== undefined ? { logStream: options.logStream } : {}),
     });
     app.log.info(
@@ -91,6 +93,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     }
     const address = await app.listen({ host: config.host, port: config.port });
     const running = app;
+    const worker = await startDelivery(config, opened.ctx, app);
     // The address commands on this machine use while the embedded database is locked.
     let serverFile = false;
     try {
@@ -126,6 +129,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
           force.unref();
           try {
             await running.close();
+            await worker?.stop();
           } finally {
             clearTimeout(force);
             await db.close();
@@ -139,4 +143,35 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     await db.close().catch(() => undefined);
     throw err;
   }
+}
+
+/**
+ * Starts the delivery worker when SMTP is configured; otherwise warns once
+ * (license e-mails wait in the outbox, /readyz says delivery is off).
+ */
+async function startDelivery(
+  config: ServerConfig,
+  ctx: ServiceContext,
+  app: FastifyInstance,
+): Promise<DeliveryWorker | undefined> {
+  const { sales } = config;
+  if (!sales.smtp || !sales.mailFrom) {
+    const waiting = await unsentDeliveries(ctx).catch(() => undefined);
+    app.log.warn(
+      { waiting },
+      "no SMTP_URL configured: license e-mails are kept in the outbox and not sent",
+    );
+    return undefined;
+  }
+  const { createSmtpMailer } = await import("../service/mail.js");
+  const worker = new DeliveryWorker(ctx, {
+    mailer: await createSmtpMailer(sales.smtp),
+    from: sales.mailFrom,
+    templates: sales.templates,
+    timing: sales.delivery,
+    log: app.log,
+  });
+  worker.start();
+  app.log.info({ smtp: new URL(sales.smtp.url).host }, "license e-mail delivery started");
+  return worker;
 }

@@ -27,6 +27,7 @@ import {
   type LicenseEvent,
   type LicensePage,
   type LicenseRecord,
+  type LicenseSource,
   type LicenseStatus,
   type ListFilter,
 } from "../store/licenses.js";
@@ -159,13 +160,7 @@ export async function issueLicense(
   idem?: Idempotency,
 ): Promise<Outcome<LicenseRecord>> {
   const s = requireSigner(ctx);
-  const mint: MintInput = {
-    name: input.name,
-    email: input.email,
-    tier: input.tier,
-    years: input.years ?? 1,
-    ...(input.license_key !== undefined ? { licenseKey: input.license_key } : {}),
-  };
+  const mint = mintInput(input);
   const generated = input.license_key === undefined;
   // Validate and sign first: a bad request throws here, before any write.
   let minted = mintLicense(mint, s, ctx.now());
@@ -196,6 +191,34 @@ export async function issueLicense(
   return result;
 }
 
+function mintInput(input: IssueInput): MintInput {
+  return {
+    name: input.name,
+    email: input.email,
+    tier: input.tier,
+    years: input.years ?? 1,
+    ...(input.license_key !== undefined ? { licenseKey: input.license_key } : {}),
+  };
+}
+
+/**
+ * {@link issueLicense} inside the caller's transaction, for a workflow whose
+ * other rows must commit with the license (a store sale: its webhook event,
+ * sale and outbox row). Validated and signed before the insert, so bad input
+ * throws before anything is written. A generated key that is taken (a 1-in-2^64
+ * event) fails the transaction; the caller's retry gets a new key.
+ */
+export async function issueLicenseIn(
+  tx: Queryable,
+  ctx: ServiceContext,
+  input: IssueInput,
+  who: Actor,
+  source: LicenseSource,
+): Promise<LicenseRecord> {
+  const minted = mintLicense(mintInput(input), requireSigner(ctx), ctx.now());
+  return insertLicense(tx, { ...minted.payload, blob: minted.blob, source }, who, ctx.now());
+}
+
 /** The status changes, each with the statuses it applies to. Revocation is final. */
 export const STATUS_CHANGES = {
   revoke: { from: ["active", "suspended"], to: "revoked" },
@@ -216,18 +239,28 @@ export async function changeLicenseStatus(
   reason: string,
   who: Actor,
 ): Promise<LicenseRecord> {
+  return ctx.db.transaction((tx) => changeLicenseStatusIn(tx, ctx, key, change, reason, who));
+}
+
+/** {@link changeLicenseStatus} inside the caller's transaction (it locks the license's row). */
+export async function changeLicenseStatusIn(
+  tx: Queryable,
+  ctx: ServiceContext,
+  key: string,
+  change: StatusChange,
+  reason: string,
+  who: Actor,
+): Promise<LicenseRecord> {
   const t = STATUS_CHANGES[change];
-  return ctx.db.transaction(async (tx) => {
-    const before = await getStored(tx, key, true);
-    if (!before) throw notFound(key);
-    if (!(t.from as readonly LicenseStatus[]).includes(before.status)) {
-      throw new LicenseError(
-        "LICENSE_STATE_CONFLICT",
-        `license ${key} is ${before.status}; ${change} applies only to ${t.from.join(" or ")} licenses`,
-      );
-    }
-    return setStatus(tx, before, t.to, change, reason, who, ctx.now());
-  });
+  const before = await getStored(tx, key, true);
+  if (!before) throw notFound(key);
+  if (!(t.from as readonly LicenseStatus[]).includes(before.status)) {
+    throw new LicenseError(
+      "LICENSE_STATE_CONFLICT",
+      `license ${key} is ${before.status}; ${change} applies only to ${t.from.join(" or ")} licenses`,
+    );
+  }
+  return setStatus(tx, before, t.to, change, reason, who, ctx.now());
 }
 
 /**

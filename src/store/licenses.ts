@@ -22,7 +22,7 @@ export const LICENSE_STATUSES = ["active", "suspended", "revoked"] as const;
 export type LicenseStatus = (typeof LICENSE_STATUSES)[number];
 
 /** Where a license came from. */
-export const LICENSE_SOURCES = ["api", "import"] as const;
+export const LICENSE_SOURCES = ["api", "import", "stripe", "lemonsqueezy"] as const;
 export type LicenseSource = (typeof LICENSE_SOURCES)[number];
 
 /** The state of a license at a moment: its status, an active one past its expiry being `expired`. */

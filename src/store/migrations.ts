@@ -189,6 +189,55 @@ export const MIGRATIONS: readonly Migration[] = [
     ],
   },
   {
+    version: 5,
+    name: "store sales: webhook events, the sale behind a license, the e-mail outbox",
+    statements: [
+      `ALTER TABLE licenses DROP CONSTRAINT licenses_source_check`,
+      `ALTER TABLE licenses ADD CONSTRAINT licenses_source_check
+        CHECK (source IN ('api', 'import', 'stripe', 'lemonsqueezy'))`,
+      // One row per provider event: the unique (provider, event_id) makes a redelivery,
+      // also one racing on another server process, wait for the first and then do nothing.
+      `CREATE TABLE webhook_events (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        provider text NOT NULL CHECK (provider IN ('stripe', 'lemonsqueezy')),
+        event_id text NOT NULL,
+        type text NOT NULL,
+        status text NOT NULL CHECK (status IN ('processed', 'ignored')),
+        reason text,
+        license_key text REFERENCES licenses (license_key),
+        payload jsonb NOT NULL,
+        received_at timestamptz NOT NULL,
+        processed_at timestamptz NOT NULL,
+        UNIQUE (provider, event_id)
+      )`,
+      `CREATE INDEX webhook_events_status ON webhook_events (status, id)`,
+      // The sale a store license came from: its order or payment reference (a Stripe
+      // payment_intent, a Lemon Squeezy order id) finds it again for a refund or dispute.
+      `CREATE TABLE sales (
+        license_key text PRIMARY KEY REFERENCES licenses (license_key),
+        provider text NOT NULL,
+        reference text NOT NULL,
+        event_id text NOT NULL,
+        product text NOT NULL,
+        created_at timestamptz NOT NULL,
+        UNIQUE (provider, reference)
+      )`,
+      // What is to be e-mailed: written with the license, sent by the delivery worker.
+      `CREATE TABLE outbox (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        license_key text NOT NULL REFERENCES licenses (license_key),
+        status text NOT NULL CHECK (status IN ('queued', 'sent', 'failing')),
+        attempts integer NOT NULL DEFAULT 0,
+        last_error text,
+        next_attempt_at timestamptz NOT NULL,
+        sent_at timestamptz,
+        created_at timestamptz NOT NULL
+      )`,
+      `CREATE INDEX outbox_due ON outbox (next_attempt_at) WHERE status <> 'sent'`,
+      `CREATE INDEX outbox_license_key ON outbox (license_key, id)`,
+    ],
+  },
+  {
     version: 7,
     name: "admin console sessions",
     statements: [

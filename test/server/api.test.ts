@@ -381,7 +381,7 @@ describe.each(backendNames())("the API on %s", (backend) => {
         url: `/v1/licenses/${l.license_key}`,
         headers: auth(),
       });
-      expect(json(one)).toEqual(l);
+      expect(json(one)).toEqual({ ...l, sale: null, delivery: null });
       const blob = await call({
         method: "GET",
         url: `/v1/licenses/${l.license_key}/blob`,

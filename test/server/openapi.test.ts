@@ -55,6 +55,8 @@ const PUBLIC = new Set([
   "GET /metrics",
   "GET /openapi.json",
   "POST /v1/licenses/verify",
+  "POST /v1/webhooks/stripe",
+  "POST /v1/webhooks/lemonsqueezy",
 ]);
 
 describe("the OpenAPI document", () => {
