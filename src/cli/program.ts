@@ -38,6 +38,7 @@ const GROUPS: readonly { commands: readonly string[]; load: () => Promise<Regist
     load: async () => (await import("./commands/keys.js")).registerKeysCommands,
   },
   { commands: ["doctor"], load: async () => (await import("./commands/doctor.js")).registerDoctor },
+  { commands: ["seats"], load: async () => (await import("./commands/seats.js")).registerSeats },
 ];
 
 /** Exit statuses. Commands may return their own (see `status`). */

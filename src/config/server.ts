@@ -29,6 +29,8 @@ export const SERVER_VARS = {
   LOG_LEVEL: "DATATOOLS_LOG_LEVEL",
   PUBKEY_FILE: `${PUBKEY_VAR}_FILE`,
   NODE_ENV: "NODE_ENV",
+  REVOCATIONS_MAX_AGE: "DATATOOLS_REVOCATIONS_MAX_AGE_S",
+  SEAT_RECLAIM_DAYS: "DATATOOLS_SEAT_RECLAIM_DAYS",
 } as const;
 
 export const DEFAULT_HOST = "127.0.0.1";
@@ -64,6 +66,10 @@ export interface ServerConfig {
   readonly verifyRateLimit: number;
   readonly production: boolean;
   readonly logLevel: string;
+  /** How long the revocation list may be cached, in seconds. */
+  readonly revocationsMaxAgeS: number;
+  /** Seats unseen for this many days are freed; undefined: never. */
+  readonly seatReclaimDays: number | undefined;
 }
 
 /** Command-line flags that override the environment. */
@@ -248,6 +254,12 @@ export function loadServerConfig(env: Env, flags: ServerFlags, home: string): Se
     : DEFAULT_VERIFY_RATE_LIMIT;
   const logLevel = set(env[V.LOG_LEVEL]) ? env[V.LOG_LEVEL]!.trim() : "info";
   if (!LOG_LEVELS.includes(logLevel)) bad(V.LOG_LEVEL, `must be one of ${LOG_LEVELS.join(", ")}`);
+  const revocationsMaxAgeS = set(env[V.REVOCATIONS_MAX_AGE])
+    ? parseWhole(env[V.REVOCATIONS_MAX_AGE]!, V.REVOCATIONS_MAX_AGE, 60, 604_800)
+    : 3600;
+  const seatReclaimDays = set(env[V.SEAT_RECLAIM_DAYS])
+    ? parseWhole(env[V.SEAT_RECLAIM_DAYS]!, V.SEAT_RECLAIM_DAYS, 1, 36_500)
+    : undefined;
   return {
     host,
     port,
@@ -259,6 +271,8 @@ export function loadServerConfig(env: Env, flags: ServerFlags, home: string): Se
     verifyRateLimit,
     production,
     logLevel,
+    revocationsMaxAgeS,
+    seatReclaimDays,
   };
 }
 

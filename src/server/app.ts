@@ -16,6 +16,7 @@ import { registerOpenApi, registerOpenApiRoute } from "./openapi.js";
 import { RateLimiter } from "./rate-limit.js";
 import { registerTokenRoutes } from "./tokens.js";
 import { registerVerifyRoutes } from "./verify.js";
+import { registerCheckinRoutes } from "./checkin.js";
 
 /** The default body limit; the import endpoint allows more. */
 export const BODY_LIMIT = 16 * 1024;
@@ -38,6 +39,8 @@ export interface AppOptions {
   readonly trustedProxies?: readonly string[];
   /** Verify requests a minute per client address. */
   readonly verifyRateLimit?: number;
+  /** How long the revocation list may be cached, in seconds (default 3600). */
+  readonly revocationsMaxAgeS?: number;
 }
 
 // Request ids are random (they say nothing about traffic volume); drawing the bytes
@@ -226,6 +229,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   registerVerifyRoutes(app, ctx);
   registerLicenseRoutes(app, ctx);
   registerTokenRoutes(app, ctx);
+  registerCheckinRoutes(app, ctx, {
+    ...(options.revocationsMaxAgeS !== undefined
+      ? { revocationsMaxAgeS: options.revocationsMaxAgeS }
+      : {}),
+  });
   await app.ready();
   return app;
 }

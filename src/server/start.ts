@@ -13,6 +13,7 @@ import type { Database } from "../service/context.js";
 import { openService } from "../service/open.js";
 import { ensureInitialToken } from "../service/tokens.js";
 import { buildApp } from "./app.js";
+import { startSeatReclaim } from "./reclaim.js";
 
 export { ADMIN_TOKEN_FILE } from "../config/data-dir.js";
 
@@ -75,6 +76,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       logLevel: config.logLevel,
       trustedProxies: config.trustedProxies,
       verifyRateLimit: config.verifyRateLimit,
+      revocationsMaxAgeS: config.revocationsMaxAgeS,
       ...(options.logStream !== undefined ? { logStream: options.logStream } : {}),
     });
     app.log.info(
@@ -105,6 +107,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
         "cannot write server.json; commands on this data folder will not find the API",
       );
     }
+    const stopReclaim = startSeatReclaim(running, opened.ctx, config.seatReclaimDays);
     let closing: Promise<void> | undefined;
     return {
       app,
@@ -114,6 +117,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       adminTokenFile: token.file,
       close() {
         closing ??= (async () => {
+          stopReclaim();
           if (serverFile) {
             try {
               removeServerFile(config.dataDir, process.pid);

@@ -55,6 +55,10 @@ const PUBLIC = new Set([
   "GET /metrics",
   "GET /openapi.json",
   "POST /v1/licenses/verify",
+  "POST /v1/activations",
+  "POST /v1/activations/release",
+  "POST /v1/check-in",
+  "GET /v1/revocations",
 ]);
 
 describe("the OpenAPI document", () => {
