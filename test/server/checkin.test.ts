@@ -9,7 +9,17 @@ import { reclaimUnseenSeats } from "../../src/service/activations.js";
 import { createServiceContext } from "../../src/service/context.js";
 import { noble } from "../core/support.js";
 import { backendNames } from "../store/databases.js";
-import { START, createHarness, errorOf, json, ring, signer, type Harness } from "./harness.js";
+import { startSeatReclaim } from "../../src/server/reclaim.js";
+import {
+  START,
+  createHarness,
+  errorOf,
+  json,
+  ring,
+  signer,
+  until,
+  type Harness,
+} from "./harness.js";
 
 const ed = noble();
 
@@ -554,6 +564,26 @@ describe.each(backendNames())("online check-in on %s", (backend) => {
       expect(events).toHaveLength(1);
       expect(events[0]!.actor).toBe("reclaim");
       expect(events[0]!.reason).toContain("machine-aaaa");
+    });
+  });
+
+  describe("periodic reclaim", () => {
+    it("runs on the server's schedule until stopped", async () => {
+      const l = await issue({ seats: 1 });
+      answer(await activate(l.blob, "machine-aaaa"), 201, "ACTIVATED");
+      h.clock.now = new Date(START.getTime() + 8 * 86_400_000);
+      const ctx = createServiceContext({ db: h.t.db, signer, ring, now: () => h.clock.now });
+      const stop = startSeatReclaim(h.app, ctx, 7, { first: 5, every: 20 });
+      try {
+        await until(
+          async () => (await h.count("activations WHERE released_at IS NOT NULL")) === 1,
+          "the seat to be reclaimed",
+        );
+      } finally {
+        stop();
+      }
+      expect(startSeatReclaim(h.app, ctx, undefined)).toBeTypeOf("function");
+      answer(await activate(l.blob, "machine-bbbb"), 201, "ACTIVATED");
     });
   });
 
