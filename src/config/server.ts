@@ -11,6 +11,8 @@ import { LicenseError } from "../core/errors.js";
 import { DEV_KID } from "../core/keys.js";
 import { PRIVKEY_VAR, PUBKEY_VAR, resolveKeys, type Env, type ResolvedKeys } from "./keys.js";
 import { readSecretFile } from "./secret-file.js";
+import type { Catalogue } from "../core/catalogue.js";
+import { loadCatalogue } from "./catalogue.js";
 
 /** Every variable the server reads, for docs and error messages. */
 export const SERVER_VARS = {
@@ -70,6 +72,8 @@ export interface ServerConfig {
   readonly revocationsMaxAgeS: number;
   /** Seats unseen for this many days are freed; undefined: never. */
   readonly seatReclaimDays: number | undefined;
+  /** DATATOOLS_CATALOGUE's catalogue, or the built-in one: new licenses' default seat limits. */
+  readonly catalogue: Catalogue;
 }
 
 /** Command-line flags that override the environment. */
@@ -273,6 +277,7 @@ export function loadServerConfig(env: Env, flags: ServerFlags, home: string): Se
     logLevel,
     revocationsMaxAgeS,
     seatReclaimDays,
+    catalogue: loadCatalogue(env),
   };
 }
 

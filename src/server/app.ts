@@ -5,6 +5,7 @@
  */
 import { randomBytes } from "node:crypto";
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from "fastify";
+import type { Catalogue } from "../core/catalogue.js";
 import type { KeyRing, Signer } from "../core/keys.js";
 import { createServiceContext, type Database } from "../service/context.js";
 import type { ServerContext } from "./context.js";
@@ -41,6 +42,8 @@ export interface AppOptions {
   readonly verifyRateLimit?: number;
   /** How long the revocation list may be cached, in seconds (default 3600). */
   readonly revocationsMaxAgeS?: number;
+  /** The tiers' default seat limits come from it (default: the built-in catalogue). */
+  readonly catalogue?: Catalogue;
 }
 
 // Request ids are random (they say nothing about traffic volume); drawing the bytes
@@ -130,6 +133,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       ...(options.now ? { now: options.now } : {}),
       events: { licensesWritten: (action, n) => metrics.inc("licenses", action, n) },
       batching: true,
+      ...(options.catalogue ? { catalogue: options.catalogue } : {}),
     }),
     metrics,
     verifyLimiter: new RateLimiter(options.verifyRateLimit ?? DEFAULT_VERIFY_RATE_LIMIT),

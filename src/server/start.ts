@@ -77,6 +77,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       trustedProxies: config.trustedProxies,
       verifyRateLimit: config.verifyRateLimit,
       revocationsMaxAgeS: config.revocationsMaxAgeS,
+      catalogue: config.catalogue,
       ...(options.logStream !== undefined ? { logStream: options.logStream } : {}),
     });
     app.log.info(

@@ -4,6 +4,7 @@
  * so a refused request writes nothing; every write goes through the store's
  * one write path with its audit event.
  */
+import { defaultSeats } from "../core/catalogue.js";
 import { LicenseError } from "../core/errors.js";
 import { isLicenseError } from "../core/errors.js";
 import { encodeBlob, verifyBlob } from "../core/format.js";
@@ -183,7 +184,7 @@ export async function issueLicense(
   idem?: Idempotency,
 ): Promise<Outcome<LicenseRecord>> {
   const s = requireSigner(ctx);
-  const seats = input.seats === undefined ? null : validateSeats(input.seats);
+  const asked = input.seats === undefined ? undefined : validateSeats(input.seats);
   const mint: MintInput = {
     name: input.name,
     email: input.email,
@@ -194,6 +195,7 @@ export async function issueLicense(
   const generated = input.license_key === undefined;
   // Validate and sign first: a bad request throws here, before any write.
   let minted = mintLicense(mint, s, ctx.now());
+  const seats = asked === undefined ? defaultSeats(minted.payload.tier, ctx.catalogue) : asked;
   // Outside a transaction (no Idempotency-Key) the insert may share a statement with
   // concurrent requests' (the hot path); inside one it must use that transaction.
   const store = (q: Queryable, transactional: boolean) => {

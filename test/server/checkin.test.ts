@@ -2,6 +2,7 @@
 import type { InjectOptions, LightMyRequestResponse } from "fastify";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { ANSWER_PREFIX } from "../../src/core/answer.js";
+import { DEFAULT_CATALOGUE } from "../../src/core/catalogue.js";
 import { encodeBlob } from "../../src/core/format.js";
 import { generateKeypair, importSigner } from "../../src/core/keys.js";
 import { mintLicense } from "../../src/core/mint.js";
@@ -125,6 +126,19 @@ describe.each(backendNames())("online check-in on %s", (backend) => {
         await call({ method: "GET", url: "/v1/licenses", headers: auth() }),
       );
       expect(list.licenses.map((x) => x.seats)).toEqual([3]);
+    });
+
+    it("gives a new license its tier's default seats from the catalogue when none is asked for", async () => {
+      const app = await h.other({
+        catalogue: { ...DEFAULT_CATALOGUE, seats: { pro: 4 } },
+      });
+      const post = (payload: Record<string, unknown>) =>
+        app.inject({ method: "POST", url: "/v1/licenses", headers: auth(), payload });
+      const buyer = { name: "Ada", email: "ada@example.com" };
+      expect(json(await post({ ...buyer, tier: "pro" })).seats).toBe(4);
+      expect(json(await post({ ...buyer, tier: "core" })).seats).toBeNull();
+      expect(json(await post({ ...buyer, tier: "pro", seats: 9 })).seats).toBe(9);
+      expect(json(await post({ ...buyer, tier: "pro", seats: null })).seats).toBeNull();
     });
 
     it("has no limit when seats is left out or null", async () => {
