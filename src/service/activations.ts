@@ -16,7 +16,7 @@ import {
   listActivations,
   releaseActivation,
   revocationList as readRevocationList,
-  touchActivation,
+  touchAndCount,
   unseenActivations,
   type Activation,
   type RevokedEntry,
@@ -198,29 +198,33 @@ const seatsWord = (n: number) => `${n} seat${n === 1 ? "" : "s"}`;
  * Activates a machine: 201 ACTIVATED for a new seat, 200 ALREADY_ACTIVE when
  * the fingerprint holds one (free; refreshes last_seen_at), 409
  * SEAT_LIMIT_REACHED, or 403 with the license's state or the blob's code.
- * The license row is locked while the seats are counted, so the limit holds
- * under concurrent activations in any number of server processes.
+ * A repeat (the fingerprint holds a seat) and a refusal are answered without
+ * a lock; taking a seat locks the license's row while the seats are counted,
+ * so the limit holds under concurrent activations in any number of server
+ * processes.
  *
  * @example
  * ```ts
  * const { status, body } = await activateMachine(ctx, { blob, fingerprint, nonce }, { actor: "machine" });
  * ```
  */
-export function activateMachine(
+export async function activateMachine(
   ctx: ServiceContext,
   req: MachineRequest,
   who: Actor,
 ): Promise<MachineOutcome> {
   const answer = answerer(ctx, req.nonce);
-  return ctx.db.transaction(async (tx) => {
-    const read = await readLicense(ctx, tx, req.blob, true);
+  /** One pass; without the lock it answers only what needs none, else undefined. */
+  const attempt = async (q: Queryable, locked: boolean): Promise<MachineOutcome | undefined> => {
+    const read = await readLicense(ctx, q, req.blob, locked);
     if (read.kind !== "known") return refusal(answer, read);
     const limit = read.row.seats;
-    const used = await countHeld(tx, read.key);
-    if (read.state !== "active") return refusal(answer, read, { limit, used });
+    if (read.state !== "active") {
+      return refusal(answer, read, { limit, used: await countHeld(q, read.key) });
+    }
     const base = { license_key: read.key, state: read.state, expires_at: read.expiresAt };
     const now = ctx.now();
-    const held = await touchActivation(tx, read.key, req.fingerprint, now, req.hostname);
+    const { held, used } = await touchAndCount(q, read.key, req.fingerprint, now, req.hostname);
     if (held) {
       return answer(200, {
         code: "ALREADY_ACTIVE",
@@ -230,6 +234,7 @@ export function activateMachine(
         activation: view(held),
       });
     }
+    if (!locked) return undefined;
     if (limit !== null && used >= limit) {
       return answer(409, {
         code: "SEAT_LIMIT_REACHED",
@@ -241,7 +246,7 @@ export function activateMachine(
         activation: null,
       });
     }
-    const created = await insertActivation(tx, read.key, req.fingerprint, req.hostname, who, now);
+    const created = await insertActivation(q, read.key, req.fingerprint, req.hostname, who, now);
     return answer(201, {
       code: "ACTIVATED",
       message:
@@ -252,7 +257,11 @@ export function activateMachine(
       seats: { limit, used: used + 1 },
       activation: view(created),
     });
-  });
+  };
+  const quick = await attempt(ctx.db, false);
+  if (quick) return quick;
+  // Read again under the lock: the license or its seats may have changed meanwhile.
+  return ctx.db.transaction(async (tx) => (await attempt(tx, true))!);
 }
 
 /**
@@ -297,37 +306,36 @@ export function releaseMachine(
 /**
  * A machine checks in: 200 VALID (active, and the fingerprint holds a seat,
  * whose last_seen_at is refreshed), 403 with the license's state or the
- * blob's code, 404 NOT_ACTIVATED (no seat: activate again).
+ * blob's code, 404 NOT_ACTIVATED (no seat: activate again). No transaction: a
+ * read and one statement that refreshes the seat and counts the seats.
  */
-export function checkIn(ctx: ServiceContext, req: MachineRequest): Promise<MachineOutcome> {
+export async function checkIn(ctx: ServiceContext, req: MachineRequest): Promise<MachineOutcome> {
   const answer = answerer(ctx, req.nonce);
-  return ctx.db.transaction(async (tx) => {
-    const read = await readLicense(ctx, tx, req.blob, false);
-    if (read.kind !== "known") return refusal(answer, read);
-    const limit = read.row.seats;
-    if (read.state !== "active") {
-      return refusal(answer, read, { limit, used: await countHeld(tx, read.key) });
-    }
-    const base = { license_key: read.key, state: read.state, expires_at: read.expiresAt };
-    const held = await touchActivation(tx, read.key, req.fingerprint, ctx.now());
-    const used = await countHeld(tx, read.key);
-    if (!held) {
-      return answer(404, {
-        code: "NOT_ACTIVATED",
-        message:
-          "this machine holds no seat of the license (it was released or reclaimed); activate it again",
-        ...base,
-        seats: { limit, used },
-        activation: null,
-      });
-    }
-    return answer(200, {
-      code: "VALID",
-      message: "the license is valid and this machine holds a seat",
+  const q = ctx.db;
+  const read = await readLicense(ctx, q, req.blob, false);
+  if (read.kind !== "known") return refusal(answer, read);
+  const limit = read.row.seats;
+  if (read.state !== "active") {
+    return refusal(answer, read, { limit, used: await countHeld(q, read.key) });
+  }
+  const base = { license_key: read.key, state: read.state, expires_at: read.expiresAt };
+  const { held, used } = await touchAndCount(q, read.key, req.fingerprint, ctx.now());
+  if (!held) {
+    return answer(404, {
+      code: "NOT_ACTIVATED",
+      message:
+        "this machine holds no seat of the license (it was released or reclaimed); activate it again",
       ...base,
       seats: { limit, used },
-      activation: view(held),
+      activation: null,
     });
+  }
+  return answer(200, {
+    code: "VALID",
+    message: "the license is valid and this machine holds a seat",
+    ...base,
+    seats: { limit, used },
+    activation: view(held),
   });
 }
 

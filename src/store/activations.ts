@@ -68,25 +68,33 @@ export async function countHeld(q: Queryable, key: string): Promise<number> {
 }
 
 /**
- * Refreshes a held seat's last_seen_at (and hostname, when given); returns it,
- * or undefined when `fingerprint` holds no seat.
+ * Refreshes the seat `fingerprint` holds (last_seen_at, and hostname when given)
+ * and counts the license's held seats, in one statement (one round trip).
  */
-export async function touchActivation(
+export async function touchAndCount(
   q: Queryable,
   key: string,
   fingerprint: string,
   now: Date,
   hostname?: string,
-): Promise<Activation | undefined> {
+): Promise<{ held: Activation | undefined; used: number }> {
   const { rows } = await q.query<Row>(
-    `UPDATE activations SET last_seen_at = greatest(last_seen_at, $3),
-       hostname = coalesce($4, hostname)
-     WHERE license_key = $1 AND fingerprint = $2 AND released_at IS NULL
-     RETURNING ${COLUMNS}`,
+    `WITH t AS (
+       UPDATE activations SET last_seen_at = greatest(last_seen_at, $3),
+         hostname = coalesce($4, hostname)
+       WHERE license_key = $1 AND fingerprint = $2 AND released_at IS NULL
+       RETURNING ${COLUMNS})
+     SELECT (SELECT count(*)::int FROM activations
+               WHERE license_key = $1 AND released_at IS NULL) AS used, t.*
+     FROM (SELECT 1) one LEFT JOIN t ON true`,
     [key, fingerprint, now.toISOString(), hostname ?? null],
-    "touch_activation",
+    "touch_and_count",
   );
-  return rows[0] ? toActivation(rows[0]) : undefined;
+  const r = rows[0]!;
+  return {
+    held: r.id === null || r.id === undefined ? undefined : toActivation(r),
+    used: Number(r.used),
+  };
 }
 
 /** Why a seat was taken or freed, for its audit event. */
