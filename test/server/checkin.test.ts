@@ -358,6 +358,22 @@ describe.each(backendNames())("online check-in on %s", (backend) => {
         hostname: "x",
       });
       expect(errorOf(checkInHostname).code).toBe("REQUEST_INVALID");
+      const text = await h.app.inject({
+        method: "POST",
+        url: "/v1/check-in",
+        headers: { "content-type": "text/plain" },
+        payload: "hello",
+      });
+      expect(text.statusCode).toBe(415);
+      expect(errorOf(text).code).toBe("MEDIA_TYPE_UNSUPPORTED");
+      expectSigned(text);
+      const big = await machine("/v1/activations", {
+        blob: "x".repeat(20_000),
+        fingerprint: "machine-aaaa",
+        nonce: nonce(),
+      });
+      expect(big.statusCode).toBe(413);
+      expectSigned(big);
       expect(await h.count("activations")).toBe(0);
       expect(await h.count("events")).toBe(1);
     });
