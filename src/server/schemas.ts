@@ -409,8 +409,9 @@ export const ActivateBody = Type.Object(
     nonce: Nonce(),
     hostname: Type.Optional(
       Type.String({
-        pattern: "^[^\\u0000-\\u001f\\u007f]{1,255}$",
-        description: "the machine's name for admins, 1-255 characters, no control characters",
+        pattern: "^[^\\u0000-\\u001f\\u007f-\\u009f]{1,255}$",
+        description:
+          "the machine's name for admins, 1-255 characters, no control characters (C0, DEL, C1)",
       }),
     ),
   },

@@ -230,6 +230,16 @@ describe.each(backendNames())("online check-in on %s", (backend) => {
       expect(last.seats).toEqual({ limit: null, used: 3 });
     });
 
+    it("keeps a Unicode host name as given", async () => {
+      const l = await issue();
+      const a = answer(
+        await activate(l.blob, "machine-aaaa", { hostname: "Zoë's MacBook — 東京" }),
+        201,
+        "ACTIVATED",
+      );
+      expect(a.activation!.hostname).toBe("Zoë's MacBook — 東京");
+    });
+
     it("echoes the nonce it was sent", async () => {
       const l = await issue();
       const res = await machine("/v1/activations", {
@@ -342,6 +352,7 @@ describe.each(backendNames())("online check-in on %s", (backend) => {
         { blob: l.blob, fingerprint: "machine-aaaa" },
         { blob: l.blob, fingerprint: "machine-aaaa", nonce: nonce(), hostname: "" },
         { blob: l.blob, fingerprint: "machine-aaaa", nonce: nonce(), hostname: "a\u0007b" },
+        { blob: l.blob, fingerprint: "machine-aaaa", nonce: nonce(), hostname: "a\u0085b" },
         { blob: l.blob, fingerprint: "machine-aaaa", nonce: nonce(), hostname: "h".repeat(256) },
         { blob: l.blob, fingerprint: "machine-aaaa", nonce: nonce(), extra: 1 },
       ];
