@@ -15,6 +15,7 @@ import {
   releaseMachine,
   releaseSeat,
   revocationList,
+  setSeatLimit,
   type MachineOutcome,
 } from "../service/activations.js";
 import { requireAdmin } from "./auth.js";
@@ -30,7 +31,9 @@ import {
   MachineBody,
   RevocationList,
   SeatList,
+  SeatsBody,
   errorResponses,
+  licenseResponse,
   machineAnswer,
 } from "./schemas.js";
 
@@ -209,6 +212,32 @@ export function registerCheckinRoutes(
       onRequest,
     },
     async (req) => licenseActivations(ctx.service, req.params.key),
+  );
+
+  r.post(
+    "/v1/licenses/:key/seats",
+    {
+      schema: {
+        tags: [TAGS.licenses],
+        summary: "Change a license's seat limit",
+        description:
+          "Sets `seats` (1-10,000, or null for no limit) with a `set-seats` event; the blob is " +
+          "not re-issued. Seats already held stay held when the limit drops below them.",
+        security: ADMIN,
+        params: KeyParams,
+        body: SeatsBody,
+        response: {
+          200: licenseResponse("the license with its new limit"),
+          ...errorResponses(400, 401, 404, 413, 415),
+        },
+      },
+      onRequest,
+    },
+    async (req) =>
+      setSeatLimit(ctx.service, req.params.key, req.body.seats, {
+        actor: req.actor,
+        requestId: String(req.id),
+      }),
   );
 
   r.post(

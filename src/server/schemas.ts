@@ -526,6 +526,12 @@ export const SeatList = Type.Object(
 
 export const ActivationParams = Type.Object({ id: text(30, "the activation's id") });
 
+/** `POST /v1/licenses/{key}/seats`. */
+export const SeatsBody = Type.Object(
+  { seats: Seats("required: the new limit") },
+  { additionalProperties: false },
+);
+
 /** The schemas the app adds once (`addSchema`) and the others refer to by `$id`. */
 export const SHARED_SCHEMAS = [ErrorBody, License, MachineAnswer];
 

@@ -26,11 +26,13 @@ import {
   findEarlierBlob,
   getLicense,
   licenseState,
+  updateLicense,
   type Actor,
   type LicenseRecord,
   type LicenseState,
 } from "../store/licenses.js";
 import type { ServiceContext } from "./context.js";
+import { validateSeats } from "./licenses.js";
 
 export type { Activation, RevokedEntry } from "../store/activations.js";
 
@@ -336,6 +338,37 @@ export async function checkIn(ctx: ServiceContext, req: MachineRequest): Promise
     ...base,
     seats: { limit, used },
     activation: view(held),
+  });
+}
+
+/**
+ * Changes a license's seat limit (null: none), with a `set-seats` event whose
+ * reason says from what to what. Seats already held stay held when the limit
+ * drops below them; new machines are refused until enough are released.
+ * SEATS_INVALID before anything is read; NOT_FOUND for an unknown key.
+ */
+export async function setSeatLimit(
+  ctx: ServiceContext,
+  key: string,
+  seats: unknown,
+  who: Actor,
+): Promise<LicenseRecord> {
+  const limit = validateSeats(seats);
+  return ctx.db.transaction(async (tx) => {
+    const before = await getLicense(tx, key, true);
+    if (!before) throw new LicenseError("NOT_FOUND", `no license with key ${key.slice(0, 100)}`);
+    const shown = (n: number | null) => (n === null ? "no limit" : String(n));
+    return updateLicense(
+      tx,
+      before,
+      { seats: limit },
+      {
+        action: "set-seats",
+        who,
+        at: ctx.now(),
+        reason: `seats ${shown(before.seats)} → ${shown(limit)}`,
+      },
+    );
   });
 }
 

@@ -44,6 +44,7 @@ export const EVENT_ACTIONS = [
   "activate",
   "release",
   "reclaim",
+  "set-seats",
 ] as const;
 export type EventAction = (typeof EVENT_ACTIONS)[number];
 
@@ -470,7 +471,7 @@ export function verifyRowReader(q: Queryable): (key: string) => Promise<VerifyRo
 
 /** A change to a stored license (the columns a workflow may change). */
 export type LicenseChange = Partial<
-  Pick<LicenseRecord, "status" | "status_reason" | "superseded_by"> &
+  Pick<LicenseRecord, "status" | "status_reason" | "superseded_by" | "seats"> &
     SignedFields & { blob: string }
 >;
 
@@ -490,6 +491,7 @@ const CHANGEABLE = [
   "status",
   "status_reason",
   "superseded_by",
+  "seats",
 ] as const satisfies readonly (keyof LicenseChange)[];
 
 /**

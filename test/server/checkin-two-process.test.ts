@@ -146,6 +146,12 @@ describe.runIf(Boolean(process.env.TEST_DATABASE_URL))(
       expect(twice.stderr).toContain("[LICENSE_STATE_CONFLICT]");
       const text = await spawnCli(["seats", "list", license_key, ...url], env);
       expect(text.stdout).toContain(`${license_key}: 2 seat(s) in use, limit 3`);
+      const set = await spawnCli(["seats", "set", license_key, "none", ...url], env);
+      expect(set.code, set.stderr).toBe(0);
+      expect(set.stderr).toContain(`${license_key} now has no seat limit`);
+      const bad = await spawnCli(["seats", "set", license_key, "lots", ...url], env);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toContain("[USAGE]");
     });
   },
 );

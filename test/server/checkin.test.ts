@@ -141,6 +141,42 @@ describe.each(backendNames())("online check-in on %s", (backend) => {
       expect(json(await post({ ...buyer, tier: "pro", seats: null })).seats).toBeNull();
     });
 
+    it("changes a license's seat limit without re-issuing, with an event; held seats stay", async () => {
+      const l = await issue({ seats: 2 });
+      answer(await activate(l.blob, "machine-aaaa"), 201, "ACTIVATED");
+      answer(await activate(l.blob, "machine-bbbb"), 201, "ACTIVATED");
+      const set = (seats: unknown, key = l.license_key) =>
+        call({
+          method: "POST",
+          url: `/v1/licenses/${key}/seats`,
+          headers: auth(),
+          payload: { seats },
+        });
+      const lowered = await set(1);
+      expect(lowered.statusCode, lowered.body).toBe(200);
+      expect(json(lowered)).toMatchObject({ seats: 1, blob: l.blob });
+      answer(await checkIn(l.blob, "machine-bbbb"), 200, "VALID");
+      const full = answer(await activate(l.blob, "machine-cccc"), 409, "SEAT_LIMIT_REACHED");
+      expect(full.seats).toEqual({ limit: 1, used: 2 });
+      expect(json(await set(null)).seats).toBeNull();
+      answer(await activate(l.blob, "machine-cccc"), 201, "ACTIVATED");
+      for (const bad of [0, 10_001, "2", 1.5]) {
+        expect(errorOf(await set(bad)).code).toBe("SEATS_INVALID");
+      }
+      expect(errorOf(await set(3, "NO-SUCH-KEY")).code).toBe("NOT_FOUND");
+      const missing = await call({
+        method: "POST",
+        url: `/v1/licenses/${l.license_key}/seats`,
+        headers: auth(),
+        payload: {},
+      });
+      expect(errorOf(missing).code).toBe("REQUEST_INVALID");
+      const events = json<{ events: { action: string; reason: string | null }[] }>(
+        await call({ method: "GET", url: `/v1/licenses/${l.license_key}/events`, headers: auth() }),
+      ).events.filter((e) => e.action === "set-seats");
+      expect(events.map((e) => e.reason)).toEqual(["seats 2 → 1", "seats 1 → no limit"]);
+    });
+
     it("has no limit when seats is left out or null", async () => {
       expect((await issue()).seats).toBeNull();
       expect((await issue({ seats: null, email: "b@example.com" })).seats).toBeNull();

@@ -1,6 +1,6 @@
 /**
- * `dtlicense seats list|release`: the machines holding seats of a license, and
- * freeing one (e.g. for a buyer whose old machine died). Over the API (with
+ * `dtlicense seats list|set|release`: the machines holding seats of a license,
+ * its seat limit, and freeing a seat (e.g. for a buyer whose old machine died). Over the API (with
  * --url and an admin token, or the API of the server that holds the embedded
  * database open) or directly in the configured database, through the same
  * service operations the API uses.
@@ -8,6 +8,7 @@
 import type { Command } from "commander";
 import { LicenseError } from "../../core/errors.js";
 import type { Activation, SeatList } from "../../service/activations.js";
+import type { LicenseRecord } from "../../service/licenses.js";
 import { apiTarget, callApi, remoteOptions, type RemoteOptions } from "../api.js";
 import type { CliContext } from "../context.js";
 import { withService } from "../open.js";
@@ -61,6 +62,54 @@ Example:
       const limit = list.seats.limit === null ? "no limit" : `limit ${list.seats.limit}`;
       ctx.stdout.write(`${list.license_key}: ${list.seats.used} seat(s) in use, ${limit}\n`);
       for (const a of list.activations) ctx.stdout.write(seatLine(a));
+    }),
+  );
+
+  remoteOptions(
+    seats
+      .command("set")
+      .description("change a license's seat limit (the blob is not re-issued)")
+      .argument("<license-key>")
+      .argument("<limit>", "a whole number 1-10000, or none for no limit")
+      .option("--json", "print the license as JSON")
+      .addHelpText(
+        "after",
+        `
+Seats already held stay held when the limit drops below them; new machines are
+refused until enough are released (seats release).
+Example:
+  dtlicense seats set DT1-PRO-5dd8e1db-d90c4656 5 --url https://license.example.com --token-file admin.token
+`,
+      ),
+  ).action(
+    wrap(async (key: string, limitText: string, opts: RemoteOptions & { json?: boolean }) => {
+      const limit =
+        limitText === "none" ? null : /^[0-9]{1,6}$/.test(limitText) ? Number(limitText) : NaN;
+      if (Number.isNaN(limit)) {
+        throw new LicenseError(
+          "USAGE",
+          `the limit must be a whole number 1-10000 or none, not "${limitText.slice(0, 30)}"`,
+        );
+      }
+      const target = apiTarget(ctx, opts);
+      const license = target
+        ? await callApi<LicenseRecord>(
+            target,
+            "POST",
+            `/v1/licenses/${encodeURIComponent(key)}/seats`,
+            { seats: limit },
+          )
+        : await withService(ctx, { dataDir: opts.dataDir, schema: "migrate" }, async (service) => {
+            const { setSeatLimit } = await import("../../service/activations.js");
+            return setSeatLimit(service, key, limit, { actor: "cli" });
+          });
+      if (opts.json) {
+        ctx.stdout.write(`${JSON.stringify(license, null, 2)}\n`);
+        return;
+      }
+      ctx.stderr.write(
+        `dtlicense: ${license.license_key} now has ${license.seats === null ? "no seat limit" : `a limit of ${license.seats} seat(s)`}\n`,
+      );
     }),
   );
 
