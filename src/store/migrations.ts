@@ -210,6 +210,9 @@ export const MIGRATIONS: readonly Migration[] = [
         WHERE released_at IS NULL`,
       `CREATE INDEX activations_license ON activations (license_key, id)`,
       `CREATE INDEX activations_unseen ON activations (last_seen_at) WHERE released_at IS NULL`,
+      // The revocation list reads these (a few among many active licenses).
+      `CREATE INDEX licenses_withdrawn ON licenses (license_key)
+        WHERE status IN ('revoked', 'suspended')`,
       // The revocation list's serial is the id of the latest status change (ids only grow).
       `CREATE INDEX events_status_changes ON events (id)
         WHERE action IN ('revoke', 'suspend', 'reinstate')`,
