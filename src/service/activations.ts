@@ -97,6 +97,14 @@ const view = (a: Activation): SeatView => ({
   last_seen_at: a.last_seen_at,
 });
 
+/** What the check-in needs of a stored license. */
+interface StoredLicense {
+  readonly status: LicenseRecord["status"];
+  readonly expires: Date;
+  readonly blob: string;
+  readonly seats: number | null;
+}
+
 type Read =
   | { readonly kind: "not-genuine"; readonly code: string; readonly message: string }
   | { readonly kind: "unknown"; readonly key: string; readonly expiresAt: string }
@@ -104,14 +112,36 @@ type Read =
       readonly kind: "known";
       readonly key: string;
       readonly expiresAt: string;
-      readonly row: LicenseRecord;
+      readonly row: StoredLicense;
       readonly state: LicenseState;
     };
 
+/** The license row: locked until the transaction ends, or through the server's shared hot read. */
+async function storedLicense(
+  ctx: ServiceContext,
+  q: Queryable,
+  key: string,
+  lock: boolean,
+): Promise<StoredLicense | undefined> {
+  if (!lock) {
+    const row = await ctx.hot.verifyRow(key);
+    return row && { status: row.status, expires: row.expires_at, blob: row.blob, seats: row.seats };
+  }
+  const row = await getLicense(q, key, true);
+  return (
+    row && {
+      status: row.status,
+      expires: parseTime(row.expires_at)!,
+      blob: row.blob,
+      seats: row.seats,
+    }
+  );
+}
+
 /**
  * Reads the blob (genuine under the ring?) and the license it names (locked
- * until the transaction ends when `lock`): the key's current blob or an
- * earlier one of it, as verify counts them.
+ * until the transaction ends when `lock`; else through the shared hot read):
+ * the key's current blob or an earlier one of it, as verify counts them.
  */
 async function readLicense(
   ctx: ServiceContext,
@@ -128,12 +158,12 @@ async function readLicense(
     return { kind: "not-genuine", code: err.code, message: err.message };
   }
   const key = payload.license_key;
-  const row = await getLicense(q, key, lock);
+  const row = await storedLicense(ctx, q, key, lock);
   const unknown = { kind: "unknown", key, expiresAt: payload.expires_at } as const;
   if (!row) return unknown;
   let expires: Date;
   if (row.blob === blob) {
-    expires = parseTime(row.expires_at)!;
+    expires = row.expires;
   } else {
     const earlier = await findEarlierBlob(q, key, blob);
     if (!earlier) return unknown;

@@ -420,6 +420,8 @@ export interface VerifyRow {
   readonly expires_at: Date;
   readonly blob: string;
   readonly superseded_by: string | null;
+  /** The seat limit (the online check-in reads it on the same hot path); null: none. */
+  readonly seats: number | null;
 }
 
 type VerifyColumns = {
@@ -428,9 +430,10 @@ type VerifyColumns = {
   expires_at: unknown;
   blob: unknown;
   superseded_by: unknown;
+  seats: unknown;
 };
 
-const VERIFY_COLUMNS = "license_key, status, expires_at, blob, superseded_by";
+const VERIFY_COLUMNS = "license_key, status, expires_at, blob, superseded_by, seats";
 
 function toVerifyRow(r: VerifyColumns | undefined): VerifyRow | undefined {
   if (!r) return undefined;
@@ -439,6 +442,7 @@ function toVerifyRow(r: VerifyColumns | undefined): VerifyRow | undefined {
     expires_at: toDate(r.expires_at),
     blob: String(r.blob),
     superseded_by: textOrNull(r.superseded_by),
+    seats: r.seats === null || r.seats === undefined ? null : Number(r.seats),
   };
 }
 
