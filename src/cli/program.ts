@@ -42,6 +42,7 @@ const GROUPS: readonly { commands: readonly string[]; load: () => Promise<Regist
     commands: ["webhooks", "deliver"],
     load: async () => (await import("./commands/sales.js")).registerSales,
   },
+  { commands: ["seats"], load: async () => (await import("./commands/seats.js")).registerSeats },
 ];
 
 /** Exit statuses. Commands may return their own (see `status`). */

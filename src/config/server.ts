@@ -12,6 +12,8 @@ import { DEV_KID } from "../core/keys.js";
 import { PRIVKEY_VAR, PUBKEY_VAR, resolveKeys, type Env, type ResolvedKeys } from "./keys.js";
 import { loadSalesConfig, type SalesConfig } from "./sales.js";
 import { readSecretFile } from "./secret-file.js";
+import type { Catalogue } from "../core/catalogue.js";
+import { loadCatalogue } from "./catalogue.js";
 
 /** Every variable the server reads, for docs and error messages. */
 export const SERVER_VARS = {
@@ -30,6 +32,8 @@ export const SERVER_VARS = {
   LOG_LEVEL: "DATATOOLS_LOG_LEVEL",
   PUBKEY_FILE: `${PUBKEY_VAR}_FILE`,
   NODE_ENV: "NODE_ENV",
+  REVOCATIONS_MAX_AGE: "DATATOOLS_REVOCATIONS_MAX_AGE_S",
+  SEAT_RECLAIM_DAYS: "DATATOOLS_SEAT_RECLAIM_DAYS",
 } as const;
 
 export const DEFAULT_HOST = "127.0.0.1";
@@ -67,6 +71,12 @@ export interface ServerConfig {
   readonly logLevel: string;
   /** Store sales: products file, webhook secrets, SMTP (src/config/sales.ts). */
   readonly sales: SalesConfig;
+  /** How long the revocation list may be cached, in seconds. */
+  readonly revocationsMaxAgeS: number;
+  /** Seats unseen for this many days are freed; undefined: never. */
+  readonly seatReclaimDays: number | undefined;
+  /** DATATOOLS_CATALOGUE's catalogue, or the built-in one: new licenses' default seat limits. */
+  readonly catalogue: Catalogue;
 }
 
 /** Command-line flags that override the environment. */
@@ -251,6 +261,12 @@ export function loadServerConfig(env: Env, flags: ServerFlags, home: string): Se
     : DEFAULT_VERIFY_RATE_LIMIT;
   const logLevel = set(env[V.LOG_LEVEL]) ? env[V.LOG_LEVEL]!.trim() : "info";
   if (!LOG_LEVELS.includes(logLevel)) bad(V.LOG_LEVEL, `must be one of ${LOG_LEVELS.join(", ")}`);
+  const revocationsMaxAgeS = set(env[V.REVOCATIONS_MAX_AGE])
+    ? parseWhole(env[V.REVOCATIONS_MAX_AGE]!, V.REVOCATIONS_MAX_AGE, 60, 604_800)
+    : 3600;
+  const seatReclaimDays = set(env[V.SEAT_RECLAIM_DAYS])
+    ? parseWhole(env[V.SEAT_RECLAIM_DAYS]!, V.SEAT_RECLAIM_DAYS, 1, 36_500)
+    : undefined;
   return {
     host,
     port,
@@ -263,6 +279,9 @@ export function loadServerConfig(env: Env, flags: ServerFlags, home: string): Se
     production,
     logLevel,
     sales: loadSalesConfig(env),
+    revocationsMaxAgeS,
+    seatReclaimDays,
+    catalogue: loadCatalogue(env),
   };
 }
 

@@ -28,10 +28,15 @@ export interface Feature {
   readonly name: string;
 }
 
-/** Which features each tier unlocks. */
+/** Which features each tier unlocks (and, optionally, each tier's default seat limit). */
 export interface Catalogue {
   readonly features: readonly Feature[];
   readonly tiers: Readonly<Record<Tier, readonly string[]>>;
+  /**
+   * The seat limit a license server gives a new license of the tier when the
+   * request names none (1-10,000); a tier left out gets no limit.
+   */
+  readonly seats?: Readonly<Partial<Record<Tier, number>>>;
 }
 
 const NINE_TOOLS = [
@@ -120,7 +125,32 @@ export function parseCatalogue(value: unknown, source = "the catalogue"): Catalo
     }
     out[tier] = [...new Set(list as string[])];
   }
-  return { features: parsed, tiers: out };
+  const { seats } = value as { seats?: unknown };
+  if (seats === undefined) return { features: parsed, tiers: out };
+  if (typeof seats !== "object" || seats === null || Array.isArray(seats)) {
+    fail('"seats" must be an object of tier → seat limit');
+  }
+  const limits: Partial<Record<Tier, number>> = {};
+  for (const [tier, n] of Object.entries(seats as Record<string, unknown>)) {
+    if (!isTier(tier)) fail(`seats names "${tier}", which is not a tier`);
+    if (typeof n !== "number" || !Number.isInteger(n) || n < 1 || n > 10_000) {
+      fail(`seats.${tier} must be a whole number from 1 to 10000`);
+    }
+    limits[tier as Tier] = n as number;
+  }
+  return { features: parsed, tiers: out, seats: limits };
+}
+
+/**
+ * The seat limit a new license of `tier` gets when none is asked for; null: no limit.
+ *
+ * @example
+ * ```ts
+ * defaultSeats("pro", { ...DEFAULT_CATALOGUE, seats: { pro: 5 } }); // 5
+ * ```
+ */
+export function defaultSeats(tier: Tier, catalogue: Catalogue = DEFAULT_CATALOGUE): number | null {
+  return catalogue.seats?.[tier] ?? null;
 }
 
 /**

@@ -5,6 +5,7 @@
  */
 import { randomBytes } from "node:crypto";
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from "fastify";
+import type { Catalogue } from "../core/catalogue.js";
 import type { KeyRing, Signer } from "../core/keys.js";
 import { registerConsole } from "../console/routes.js";
 import { createServiceContext, type Database } from "../service/context.js";
@@ -19,6 +20,7 @@ import { registerTokenRoutes } from "./tokens.js";
 import { registerSalesRoutes } from "./sales.js";
 import type { SalesConfig } from "../config/sales.js";
 import { registerVerifyRoutes } from "./verify.js";
+import { registerCheckinRoutes } from "./checkin.js";
 
 /** The default body limit; the import endpoint allows more. */
 export const BODY_LIMIT = 16 * 1024;
@@ -43,6 +45,10 @@ export interface AppOptions {
   readonly verifyRateLimit?: number;
   /** Store sales (products, webhook secrets); without it the webhooks refuse every event. */
   readonly sales?: SalesConfig;
+  /** How long the revocation list may be cached, in seconds (default 3600). */
+  readonly revocationsMaxAgeS?: number;
+  /** The tiers' default seat limits come from it (default: the built-in catalogue). */
+  readonly catalogue?: Catalogue;
 }
 
 // Request ids are random (they say nothing about traffic volume); drawing the bytes
@@ -132,6 +138,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       ...(options.now ? { now: options.now } : {}),
       events: { licensesWritten: (action, n) => metrics.inc("licenses", action, n) },
       batching: true,
+      ...(options.catalogue ? { catalogue: options.catalogue } : {}),
     }),
     metrics,
     verifyLimiter: new RateLimiter(options.verifyRateLimit ?? DEFAULT_VERIFY_RATE_LIMIT),
@@ -232,6 +239,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   registerLicenseRoutes(app, ctx);
   registerTokenRoutes(app, ctx);
   registerSalesRoutes(app, ctx, options.sales);
+  registerCheckinRoutes(app, ctx, {
+    ...(options.revocationsMaxAgeS !== undefined
+      ? { revocationsMaxAgeS: options.revocationsMaxAgeS }
+      : {}),
+  });
   await app.register(registerConsole, { prefix: "/admin", service: ctx.service });
   await app.ready();
   return app;

@@ -311,6 +311,7 @@ export function registerLicenseRoutes(app: FastifyInstance, ctx: ServerContext):
         req.body.years ?? 1,
         who(req),
         idempotency(req, req.headers["idempotency-key"]),
+        req.body.seats,
       );
       replayed(reply, o);
       return reply.code(o.status).send(o.body);

@@ -8,6 +8,7 @@
 import Type, { type Static, type TSchema } from "typebox";
 import { ERROR_CODES, isApiErrorCode, type ErrorCode } from "../core/errors.js";
 import { TIERS } from "../core/catalogue.js";
+import type * as activations from "../service/activations.js";
 import type * as health from "../service/health.js";
 import type * as imports from "../service/imports.js";
 import type * as licenses from "../service/licenses.js";
@@ -37,7 +38,28 @@ const StringEnum = <const V extends string[]>(values: readonly [...V], descripti
   Type.Enum(values, { type: "string", ...(description ? { description } : {}) });
 
 const Tier = StringEnum(TIERS, "the license's tier");
+/** A seat limit as sent: any JSON value reaches the service, which refuses all but 1-10,000 and null with SEATS_INVALID. */
+const Seats = (otherwise: string) =>
+  Type.Unsafe<unknown>({
+    description: `the seat limit: whole number 1-10,000, or null for no limit; ${otherwise}`,
+  });
 const Time = (description: string) => Type.String({ description });
+/** A fresh random value the client sends and the signed answer echoes. */
+const Nonce = () =>
+  Type.String({
+    pattern: "^[A-Za-z0-9_-]{16,64}$",
+    description: "16-64 of A-Z a-z 0-9 _ -, fresh per request; the signed answer echoes it",
+  });
+/**
+ * What a verify answer ends with. The serializer writes required fields first, so
+ * server_time is declared optional to stay last; the route always sends it.
+ */
+const answerTail = {
+  nonce: Type.Optional(Type.String({ description: "the request's nonce, when it sent one" })),
+  server_time: Type.Optional(
+    Time("always present: the server's clock, ISO 8601 UTC with milliseconds"),
+  ),
+};
 
 // ---------------------------------------------------------------- errors
 
@@ -125,6 +147,10 @@ export const License = Type.Object(
     source: StringEnum(LICENSE_SOURCES),
     created_at: Time("ISO 8601 UTC with milliseconds"),
     updated_at: Time("ISO 8601 UTC with milliseconds"),
+    seats: Type.Unsafe<number | null>({
+      type: ["integer", "null"],
+      description: "how many machines may hold a seat at once; null: no limit",
+    }),
   },
   { $id: "License", additionalProperties: false, description: "a license" },
 );
@@ -142,6 +168,7 @@ export const IssueBody = Type.Object(
     license_key: Type.Optional(
       text(1000, "3-64 of A-Z a-z 0-9 - _; default a new DT1-<TIER>-xxxxxxxx-xxxxxxxx"),
     ),
+    seats: Type.Optional(Seats("default: no limit")),
   },
   { additionalProperties: false },
 );
@@ -180,7 +207,10 @@ export const ReasonBody = Type.Object(
 
 /** Renew; every field optional, so no body at all is `{}`. */
 export const RenewBody = Type.Object(
-  { years: Type.Optional(Type.Integer({ description: "whole number 1-100; default 1" })) },
+  {
+    years: Type.Optional(Type.Integer({ description: "whole number 1-100; default 1" })),
+    seats: Type.Optional(Seats("default: the renewed license's")),
+  },
   { additionalProperties: false },
 );
 
@@ -269,7 +299,10 @@ export const ImportSummary = Type.Object(
 // ---------------------------------------------------------------- verify
 
 export const VerifyBody = Type.Object(
-  { blob: Type.String({ maxLength: 65_536, description: "a DTLIC2:… blob" }) },
+  {
+    blob: Type.String({ maxLength: 65_536, description: "a DTLIC2:… blob" }),
+    nonce: Type.Optional(Nonce()),
+  },
   { additionalProperties: false },
 );
 
@@ -283,6 +316,7 @@ export const VerifyAnswer = Type.Union(
         state: Type.Literal("unknown"),
         code: Type.String({ description: "why the blob is not genuine (a blob-reading code)" }),
         message: Type.String(),
+        ...answerTail,
       },
       { additionalProperties: false },
     ),
@@ -298,6 +332,7 @@ export const VerifyAnswer = Type.Union(
         state: StringEnum(VERIFY_STATES),
         code: StringEnum(["VALID", "EXPIRED", "SUSPENDED", "REVOKED", "UNKNOWN"] as const),
         message: Type.String(),
+        ...answerTail,
       },
       { additionalProperties: false },
     ),
@@ -363,8 +398,146 @@ export const plainText = (description: string) => ({
   content: { "text/plain": { schema: Type.String() } },
 });
 
+// ---------------------------------------------------------------- online check-in
+
+const Fingerprint = Type.String({
+  pattern: "^[A-Za-z0-9._:-]{8,128}$",
+  description: "the machine's fingerprint: 8-128 of A-Z a-z 0-9 . _ : -",
+});
+
+/** `POST /v1/activations`. */
+export const ActivateBody = Type.Object(
+  {
+    blob: Type.String({ maxLength: 65_536, description: "a DTLIC2:… blob" }),
+    fingerprint: Fingerprint,
+    nonce: Nonce(),
+    hostname: Type.Optional(
+      Type.String({
+        pattern: "^[^\\u0000-\\u001f\\u007f-\\u009f]{1,255}$",
+        description:
+          "the machine's name for admins, 1-255 characters, no control characters (C0, DEL, C1)",
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+/** `POST /v1/activations/release` and `POST /v1/check-in`. */
+export const MachineBody = Type.Object(
+  {
+    blob: Type.String({ maxLength: 65_536, description: "a DTLIC2:… blob" }),
+    fingerprint: Fingerprint,
+    nonce: Nonce(),
+  },
+  { additionalProperties: false },
+);
+
+const SeatView = Type.Object(
+  {
+    id: Type.Integer(),
+    fingerprint: Type.String(),
+    hostname: NullableString(),
+    first_seen_at: Time("ISO 8601 UTC with milliseconds"),
+    last_seen_at: Time("ISO 8601 UTC with milliseconds"),
+  },
+  { additionalProperties: false },
+);
+
+const SeatCount = Type.Object(
+  {
+    limit: Type.Unsafe<number | null>({ type: ["integer", "null"], description: "null: no limit" }),
+    used: Type.Integer({ description: "seats held now" }),
+  },
+  { additionalProperties: false },
+);
+
+/** The signed answer of activate, release and check-in (shared: `$ref` MachineAnswer). */
+export const MachineAnswer = Type.Object(
+  {
+    code: Type.String({
+      description:
+        "ACTIVATED, ALREADY_ACTIVE, SEAT_LIMIT_REACHED, RELEASED, NOT_ACTIVATED, VALID, EXPIRED, " +
+        "SUSPENDED, REVOKED, UNKNOWN, or why the blob is not genuine (a blob-reading code)",
+    }),
+    message: Type.String(),
+    license_key: NullableString("null when the blob is not genuine"),
+    state: StringEnum(VERIFY_STATES),
+    expires_at: NullableString("the blob's signed expiry; null when not genuine"),
+    seats: Type.Union([SeatCount, Type.Null()], {
+      description: "null when the blob is not genuine or not on this server",
+    }),
+    activation: Type.Union([SeatView, Type.Null()], {
+      description: "the seat this machine holds (or just released)",
+    }),
+    nonce: Type.String({ description: "the request's nonce" }),
+    server_time: Time("the server's clock, ISO 8601 UTC with milliseconds"),
+  },
+  { $id: "MachineAnswer", additionalProperties: false, description: "a signed answer" },
+);
+
+export const machineAnswer = (description: string) => ref(MachineAnswer, description);
+
+/** `GET /v1/revocations`. */
+export const RevocationList = Type.Object(
+  {
+    serial: Type.Integer({
+      description: "only grows; changes with every revoke, suspend, reinstate",
+    }),
+    issued_at: Time("when this list was made, ISO 8601 UTC with milliseconds"),
+    next_update: Time("issued_at plus the list's max age"),
+    server_time: Time("the server's clock, ISO 8601 UTC with milliseconds"),
+    revoked: Type.Array(
+      Type.Object(
+        {
+          license_key: Type.String(),
+          state: StringEnum(["revoked", "suspended"] as const),
+          since: Time("when the license got this status"),
+        },
+        { additionalProperties: false },
+      ),
+      { description: "sorted by license_key" },
+    ),
+  },
+  { additionalProperties: false, description: "the signed list of revoked and suspended licenses" },
+);
+
+const ActivationRecord = Type.Object(
+  {
+    id: Type.Integer(),
+    license_key: Type.String(),
+    fingerprint: Type.String(),
+    hostname: NullableString(),
+    first_seen_at: Time("ISO 8601 UTC with milliseconds"),
+    last_seen_at: Time("ISO 8601 UTC with milliseconds"),
+    released_at: NullableString("null while the seat is held"),
+    released_by: NullableString("machine, reclaim, or the admin token's name"),
+  },
+  { additionalProperties: false, description: "a seat a machine took" },
+);
+
+export const ActivationResponse = ActivationRecord;
+
+export const SeatList = Type.Object(
+  {
+    license_key: Type.String(),
+    seats: SeatCount,
+    activations: Type.Array(ActivationRecord, {
+      description: "held seats first, then released ones; newest first",
+    }),
+  },
+  { additionalProperties: false, description: "a license's seats" },
+);
+
+export const ActivationParams = Type.Object({ id: text(30, "the activation's id") });
+
+/** `POST /v1/licenses/{key}/seats`. */
+export const SeatsBody = Type.Object(
+  { seats: Seats("required: the new limit") },
+  { additionalProperties: false },
+);
+
 /** The schemas the app adds once (`addSchema`) and the others refer to by `$id`. */
-export const SHARED_SCHEMAS = [ErrorBody, License];
+export const SHARED_SCHEMAS = [ErrorBody, License, MachineAnswer];
 
 // ---------------------------------------------------------------- compile-time checks
 
@@ -378,10 +551,18 @@ export type SchemaChecks = [
   Assert<Same<Static<typeof License>, licenses.LicenseRecord>>,
   Assert<Same<Static<typeof LicenseEvent>, licenses.LicenseEvent>>,
   Assert<Same<Static<typeof LicenseCounts>, licenses.LicenseCounts>>,
-  Assert<Same<Static<typeof VerifyAnswer>, licenses.VerifyAnswer>>,
+  Assert<
+    Same<
+      Static<typeof VerifyAnswer>,
+      licenses.VerifyAnswer & { nonce?: string | undefined; server_time?: string | undefined }
+    >
+  >,
   Assert<Same<Static<typeof AdminToken>, tokens.AdminToken>>,
   Assert<Same<Static<typeof CreatedToken>, tokens.CreatedToken>>,
   Assert<Same<Static<typeof Readiness>, health.Readiness>>,
+  Assert<Same<Static<typeof MachineAnswer>, activations.MachineAnswer>>,
+  Assert<Same<Static<typeof SeatList>, activations.SeatList>>,
+  Assert<Same<Static<typeof RevocationList>, activations.RevocationList>>,
   // The import answer is the service's summary with each rejection's line as a 0-based index.
   Assert<
     Same<

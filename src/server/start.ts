@@ -14,6 +14,7 @@ import { openService } from "../service/open.js";
 import { ensureInitialToken } from "../service/tokens.js";
 import { DeliveryWorker, unsentDeliveries } from "../service/delivery.js";
 import { buildApp } from "./app.js";
+import { startSeatReclaim } from "./reclaim.js";
 
 export { ADMIN_TOKEN_FILE } from "../config/data-dir.js";
 
@@ -77,6 +78,8 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       trustedProxies: config.trustedProxies,
       verifyRateLimit: config.verifyRateLimit,
       sales: config.sales,
+      revocationsMaxAgeS: config.revocationsMaxAgeS,
+      catalogue: config.catalogue,
       ...(options.logStream !== undefined ? { logStream: options.logStream } : {}),
     });
     app.log.info(
@@ -108,6 +111,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
         "cannot write server.json; commands on this data folder will not find the API",
       );
     }
+    const stopReclaim = startSeatReclaim(running, opened.ctx, config.seatReclaimDays);
     let closing: Promise<void> | undefined;
     return {
       app,
@@ -117,6 +121,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       adminTokenFile: token.file,
       close() {
         closing ??= (async () => {
+          stopReclaim();
           if (serverFile) {
             try {
               removeServerFile(config.dataDir, process.pid);

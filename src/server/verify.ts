@@ -36,12 +36,23 @@ export function registerVerifyRoutes(app: FastifyInstance, ctx: ServerContext): 
         summary: "Verify a license blob",
         description:
           "No auth; rate-limited per client address. Every outcome of a well-formed request is a 200 " +
-          "whose `code` says it: VALID, EXPIRED, SUSPENDED, REVOKED, UNKNOWN, or why the blob is not genuine.",
+          "whose `code` says it: VALID, EXPIRED, SUSPENDED, REVOKED, UNKNOWN, or why the blob is not genuine. " +
+          "The answer echoes the optional `nonce` and carries `server_time`; it is signed (DTL-Signature) " +
+          "when the server has a signing key.",
         body: VerifyBody,
         response: { 200: VerifyAnswer, ...errorResponses(400, 413, 415, 429, 503) },
       },
       onRequest: limit,
     },
-    async (req) => verifyLicense(ctx.service, req.body.blob),
+    async (req) => {
+      const answer = await verifyLicense(ctx.service, req.body.blob);
+      // The nonce and the server time let an app refuse a replayed answer (it is signed: see app.ts).
+      const nonce = req.body.nonce;
+      return {
+        ...answer,
+        ...(nonce !== undefined ? { nonce } : {}),
+        server_time: ctx.service.now().toISOString(),
+      };
+    },
   );
 }

@@ -3,6 +3,7 @@
  * and a sink for what it did. The HTTP server, the command line (and, later, a
  * webhook or a console page) build one and call the same operations with it.
  */
+import { DEFAULT_CATALOGUE, type Catalogue } from "../core/catalogue.js";
 import type { KeyRing, Signer } from "../core/keys.js";
 import type { Database } from "../store/db.js";
 
@@ -36,6 +37,8 @@ export interface ServiceContext {
   /** The clock; tests freeze it. */
   readonly now: () => Date;
   readonly events: ServiceEvents;
+  /** The tiers' features and default seat limits (DATATOOLS_CATALOGUE, or the built-in one). */
+  readonly catalogue: Catalogue;
   /**
    * The hot paths. On a server, requests that arrive together share one query
    * (see store/batch.ts; nothing is cached); elsewhere each is its own query.
@@ -56,6 +59,8 @@ export interface ServiceOptions {
   readonly events?: ServiceEvents;
   /** Share hot reads and inserts among concurrent callers (a server). Default false. */
   readonly batching?: boolean;
+  /** Default: the built-in catalogue. */
+  readonly catalogue?: Catalogue;
 }
 
 const IGNORE: ServiceEvents = { licensesWritten: () => undefined };
@@ -88,6 +93,7 @@ export function createServiceContext(options: ServiceOptions): ServiceContext {
     ring: options.ring,
     now: options.now ?? (() => new Date()),
     events: options.events ?? IGNORE,
+    catalogue: options.catalogue ?? DEFAULT_CATALOGUE,
     hot,
   };
 }

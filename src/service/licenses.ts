@@ -4,6 +4,7 @@
  * so a refused request writes nothing; every write goes through the store's
  * one write path with its audit event.
  */
+import { defaultSeats } from "../core/catalogue.js";
 import { LicenseError } from "../core/errors.js";
 import { isLicenseError } from "../core/errors.js";
 import { encodeBlob, verifyBlob } from "../core/format.js";
@@ -135,13 +136,39 @@ export async function withKeyRetry<T>(
   }
 }
 
-/** What issuing takes: the buyer, the tier and, optionally, years and a license key. */
+/** What issuing takes: the buyer, the tier and, optionally, years, a license key and seats. */
 export interface IssueInput {
   readonly name: string;
   readonly email: string;
   readonly tier: string;
   readonly years?: number;
   readonly license_key?: string;
+  /** The seat limit (1-10,000); absent or null: no limit. Checked by {@link validateSeats}. */
+  readonly seats?: unknown;
+}
+
+/** Most machines one license may be activated on at once. */
+export const MAX_SEATS = 10_000;
+
+/**
+ * A seat limit as given: a whole number 1-10,000, or null for no limit;
+ * anything else is SEATS_INVALID.
+ *
+ * @example
+ * ```ts
+ * validateSeats(3); // 3
+ * ```
+ */
+export function validateSeats(value: unknown): number | null {
+  if (value === null) return null;
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 1 || value > MAX_SEATS) {
+    const shown = JSON.stringify(value) ?? String(value);
+    throw new LicenseError(
+      "SEATS_INVALID",
+      `seats must be a whole number from 1 to 10,000 (or null for no limit), not ${shown.slice(0, 40)}`,
+    );
+  }
+  return value;
 }
 
 /**
@@ -160,14 +187,16 @@ export async function issueLicense(
   idem?: Idempotency,
 ): Promise<Outcome<LicenseRecord>> {
   const s = requireSigner(ctx);
+  const asked = input.seats === undefined ? undefined : validateSeats(input.seats);
   const mint = mintInput(input);
   const generated = input.license_key === undefined;
   // Validate and sign first: a bad request throws here, before any write.
   let minted = mintLicense(mint, s, ctx.now());
+  const seats = asked === undefined ? defaultSeats(minted.payload.tier, ctx.catalogue) : asked;
   // Outside a transaction (no Idempotency-Key) the insert may share a statement with
   // concurrent requests' (the hot path); inside one it must use that transaction.
   const store = (q: Queryable, transactional: boolean) => {
-    const row = { ...minted.payload, blob: minted.blob, source: "api" } as const;
+    const row = { ...minted.payload, blob: minted.blob, source: "api", seats } as const;
     return transactional
       ? insertLicense(q, row, who, ctx.now())
       : ctx.hot.insertLicense(row, who, ctx.now());
@@ -215,8 +244,11 @@ export async function issueLicenseIn(
   who: Actor,
   source: LicenseSource,
 ): Promise<LicenseRecord> {
+  const asked = input.seats === undefined ? undefined : validateSeats(input.seats);
   const minted = mintLicense(mintInput(input), requireSigner(ctx), ctx.now());
-  return insertLicense(tx, { ...minted.payload, blob: minted.blob, source }, who, ctx.now());
+  const seats = asked === undefined ? defaultSeats(minted.payload.tier, ctx.catalogue) : asked;
+  const row = { ...minted.payload, blob: minted.blob, source, seats };
+  return insertLicense(tx, row, who, ctx.now());
 }
 
 /** The status changes, each with the statuses it applies to. Revocation is final. */
@@ -266,7 +298,8 @@ export async function changeLicenseStatusIn(
 /**
  * A new license (new key, new blob) for the same buyer and tier, running
  * `years` from the later of now and the old expiry (so renewing early loses no
- * time), the old one marked superseded (201).
+ * time), the old one marked superseded (201). `seats` sets the new license's
+ * seat limit; absent, it keeps the old one's.
  */
 export async function renewLicense(
   ctx: ServiceContext,
@@ -274,9 +307,11 @@ export async function renewLicense(
   years: number,
   who: Actor,
   idem?: Idempotency,
+  seats?: unknown,
 ): Promise<Outcome<LicenseRecord>> {
   const s = requireSigner(ctx);
   const y = validateYears(years);
+  const limit = seats === undefined ? undefined : validateSeats(seats);
   const result = await withKeyRetry(
     true,
     () => key,
@@ -301,7 +336,13 @@ export async function renewLicense(
           const minted = renewal(before, y, s, now);
           const created = await insertLicense(
             tx,
-            { ...minted.payload, blob: minted.blob, source: "api", supersedes: key },
+            {
+              ...minted.payload,
+              blob: minted.blob,
+              source: "api",
+              supersedes: key,
+              seats: limit === undefined ? before.seats : limit,
+            },
             who,
             now,
             "renew",

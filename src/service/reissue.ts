@@ -107,7 +107,7 @@ export async function reissueFromDatabase(
           const blob = encodeBlob(payload, signer);
           const created = await insertLicense(
             tx,
-            { ...payload, blob, source: "api", supersedes: key },
+            { ...payload, blob, source: "api", supersedes: key, seats: before.seats },
             who,
             now,
             "reissue",

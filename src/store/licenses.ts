@@ -41,6 +41,10 @@ export const EVENT_ACTIONS = [
   "suspend",
   "reinstate",
   "revoke",
+  "activate",
+  "release",
+  "reclaim",
+  "set-seats",
 ] as const;
 export type EventAction = (typeof EVENT_ACTIONS)[number];
 
@@ -54,6 +58,8 @@ export interface LicenseRecord extends SignedFields {
   readonly source: LicenseSource;
   readonly created_at: string;
   readonly updated_at: string;
+  /** How many machines may hold a seat at once; null: no limit. */
+  readonly seats: number | null;
 }
 
 /**
@@ -71,6 +77,7 @@ export const LICENSE_FIELDS = [
   "source",
   "created_at",
   "updated_at",
+  "seats",
 ] as const satisfies readonly (keyof LicenseRecord)[];
 
 /** What is inserted for a new license: the signed payload's fields and the blob. */
@@ -78,6 +85,8 @@ export interface NewLicense extends SignedFields {
   readonly blob: string;
   readonly source: LicenseSource;
   readonly supersedes?: string | null;
+  /** The seat limit; absent or null: no limit. */
+  readonly seats?: number | null;
 }
 
 /** Who made a change, for the audit trail. */
@@ -184,6 +193,7 @@ const READ: { readonly [K in keyof LicenseRecord]-?: (v: unknown) => LicenseReco
   source: (v) => v as LicenseSource,
   created_at: iso,
   updated_at: iso,
+  seats: (v) => (v === null || v === undefined ? null : Number(v)),
 };
 
 function toRecord(r: Row): LicenseRecord {
@@ -257,13 +267,14 @@ export async function insertLicenses(
     `WITH input AS (
        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
          $6::timestamptz[], $7::timestamptz[], $8::text[], $9::text[], $10::text[], $11::text[],
-         $12::timestamptz[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[])
+         $12::timestamptz[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[],
+         $18::int[])
          WITH ORDINALITY AS t(${PAYLOAD_FIELDS.join(", ")}, email_norm, blob, source, supersedes,
-           at, action, actor, request_id, after, log_line, n)),
+           at, action, actor, request_id, after, log_line, seats, n)),
      l AS (
        INSERT INTO licenses (${PAYLOAD_FIELDS.join(", ")}, email_norm, blob, source, supersedes,
-         created_at, updated_at)
-       SELECT ${PAYLOAD_FIELDS.join(", ")}, email_norm, blob, source, supersedes, at, at
+         created_at, updated_at, seats)
+       SELECT ${PAYLOAD_FIELDS.join(", ")}, email_norm, blob, source, supersedes, at, at, seats
        FROM input
        ${onConflict === "skip" ? "ON CONFLICT (license_key) DO NOTHING" : ""}
        RETURNING ${COLUMNS}),
@@ -285,6 +296,7 @@ export async function insertLicenses(
       col((w) => w.who.requestId ?? null),
       col((w) => JSON.stringify(snapshotOfNew(w.license))),
       col((w) => w.logLine ?? null),
+      col((w) => w.license.seats ?? null),
     ],
     onConflict === "fail" ? "insert_licenses" : "insert_licenses_skip",
   );
@@ -408,6 +420,8 @@ export interface VerifyRow {
   readonly expires_at: Date;
   readonly blob: string;
   readonly superseded_by: string | null;
+  /** The seat limit (the online check-in reads it on the same hot path); null: none. */
+  readonly seats: number | null;
 }
 
 type VerifyColumns = {
@@ -416,9 +430,10 @@ type VerifyColumns = {
   expires_at: unknown;
   blob: unknown;
   superseded_by: unknown;
+  seats: unknown;
 };
 
-const VERIFY_COLUMNS = "license_key, status, expires_at, blob, superseded_by";
+const VERIFY_COLUMNS = "license_key, status, expires_at, blob, superseded_by, seats";
 
 function toVerifyRow(r: VerifyColumns | undefined): VerifyRow | undefined {
   if (!r) return undefined;
@@ -427,6 +442,7 @@ function toVerifyRow(r: VerifyColumns | undefined): VerifyRow | undefined {
     expires_at: toDate(r.expires_at),
     blob: String(r.blob),
     superseded_by: textOrNull(r.superseded_by),
+    seats: r.seats === null || r.seats === undefined ? null : Number(r.seats),
   };
 }
 
@@ -459,7 +475,7 @@ export function verifyRowReader(q: Queryable): (key: string) => Promise<VerifyRo
 
 /** A change to a stored license (the columns a workflow may change). */
 export type LicenseChange = Partial<
-  Pick<LicenseRecord, "status" | "status_reason" | "superseded_by"> &
+  Pick<LicenseRecord, "status" | "status_reason" | "superseded_by" | "seats"> &
     SignedFields & { blob: string }
 >;
 
@@ -479,6 +495,7 @@ const CHANGEABLE = [
   "status",
   "status_reason",
   "superseded_by",
+  "seats",
 ] as const satisfies readonly (keyof LicenseChange)[];
 
 /**

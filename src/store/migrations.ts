@@ -238,6 +238,36 @@ export const MIGRATIONS: readonly Migration[] = [
     ],
   },
   {
+    version: 6,
+    name: "seat limits, machine activations, the revocation list's serial",
+    statements: [
+      // NULL: no limit. Kept on the server, not in the blob, so it can change without re-issuing.
+      `ALTER TABLE licenses ADD COLUMN seats integer CHECK (seats BETWEEN 1 AND 10000)`,
+      // One row per seat a machine took; a released (or reclaimed) seat keeps its row with
+      // released_at set, so the history stays and the fingerprint may activate again.
+      `CREATE TABLE activations (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        license_key text NOT NULL REFERENCES licenses (license_key),
+        fingerprint text NOT NULL,
+        hostname text,
+        first_seen_at timestamptz NOT NULL,
+        last_seen_at timestamptz NOT NULL,
+        released_at timestamptz,
+        released_by text
+      )`,
+      `CREATE UNIQUE INDEX activations_held ON activations (license_key, fingerprint)
+        WHERE released_at IS NULL`,
+      `CREATE INDEX activations_license ON activations (license_key, id)`,
+      `CREATE INDEX activations_unseen ON activations (last_seen_at) WHERE released_at IS NULL`,
+      // The revocation list reads these (a few among many active licenses).
+      `CREATE INDEX licenses_withdrawn ON licenses (license_key)
+        WHERE status IN ('revoked', 'suspended')`,
+      // The revocation list's serial is the id of the latest status change (ids only grow).
+      `CREATE INDEX events_status_changes ON events (id)
+        WHERE action IN ('revoke', 'suspend', 'reinstate')`,
+    ],
+  },
+  {
     version: 7,
     name: "admin console sessions",
     statements: [

@@ -57,6 +57,10 @@ const PUBLIC = new Set([
   "POST /v1/licenses/verify",
   "POST /v1/webhooks/stripe",
   "POST /v1/webhooks/lemonsqueezy",
+  "POST /v1/activations",
+  "POST /v1/activations/release",
+  "POST /v1/check-in",
+  "GET /v1/revocations",
 ]);
 
 describe("the OpenAPI document", () => {
