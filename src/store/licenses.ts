@@ -15,7 +15,7 @@ import {
   type SignedFields,
 } from "../core/license.js";
 import { Batcher } from "./batch.js";
-import type { Queryable } from "./db.js";
+import type { Database, Queryable } from "./db.js";
 
 /** What is stored about a license; "expired" is derived from expires_at, never stored. */
 export const LICENSE_STATUSES = ["active", "suspended", "revoked"] as const;
@@ -152,10 +152,6 @@ export const STATE_WHERE: Readonly<Record<LicenseState, (now: () => string) => s
   suspended: () => `status = 'suspended'`,
   revoked: () => `status = 'revoked'`,
 };
-
-/** The state as an SQL expression. */
-const stateSql = (now: string) =>
-  `CASE WHEN ${STATE_WHERE.expired(() => now)} THEN 'expired' ELSE status END`;
 
 const COLUMNS = LICENSE_FIELDS.join(", ");
 
@@ -649,6 +645,9 @@ export interface LicensePage {
   readonly nextAfter: number | null;
 }
 
+/** The expression of the trigram index licenses_search (migration 8), written exactly as there. */
+const SEARCH_TEXT = "(name || ' ' || email || ' ' || license_key)";
+
 /** Escapes LIKE's wildcards so search text matches literally. */
 function likePattern(text: string): string {
   return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
@@ -680,7 +679,10 @@ export async function listLicenses(
   }
   if (filter.search !== undefined && filter.search !== "") {
     const pattern = p(likePattern(filter.search.normalize("NFC")));
+    // The first condition is the one the trigram index licenses_search serves (migration 8);
+    // the second, exact one is rechecked on the rows it finds.
     where.push(
+      `${SEARCH_TEXT} ILIKE ${pattern} ESCAPE '\\'`,
       `(name ILIKE ${pattern} ESCAPE '\\' OR email ILIKE ${pattern} ESCAPE '\\' OR license_key ILIKE ${pattern} ESCAPE '\\')`,
     );
   }
@@ -705,10 +707,44 @@ export interface LicenseCounts {
   readonly by_state: Record<LicenseState, number>;
 }
 
+const DAY_MS = 86_400_000;
+
+/** Tally rows beyond the distinct groups that make a counts read compact the tally. */
+const TALLY_SLACK = 5000;
+
+// An arbitrary constant that names "compacting the license tally" among advisory locks.
+const TALLY_LOCK = "7243012946113908";
+
+/**
+ * License counts by tier and state, without reading every license: from the
+ * tally the triggers of migration 8 keep (licenses by tier, status and day of
+ * expiry), plus the active licenses that expire today, read from the
+ * (status, expires_at) index, as only they may change state as the day goes
+ * on. When the tally has grown well beyond its distinct groups, it is
+ * compacted (one process at a time) after the answer is read.
+ */
 export async function countLicenses(q: Queryable, now: Date): Promise<LicenseCounts> {
+  const day = Math.floor(now.getTime() / DAY_MS);
   const { rows } = await q.query<Row>(
-    `SELECT tier, ${stateSql("$1")} AS state, count(*)::int AS n FROM licenses GROUP BY 1, 2`,
-    [now.toISOString()],
+    `WITH t AS (
+       SELECT tier, status, expires_day, sum(n) AS n, count(*) AS raw
+       FROM license_tally GROUP BY 1, 2, 3)
+     SELECT tier,
+       CASE WHEN status = 'active' AND expires_day < $1 THEN 'expired' ELSE status END AS state,
+       sum(n)::bigint AS n, sum(raw)::bigint AS raw, count(*)::bigint AS groups
+     FROM t WHERE NOT (status = 'active' AND expires_day = $1) GROUP BY 1, 2
+     UNION ALL
+     SELECT tier, CASE WHEN expires_at <= $2 THEN 'expired' ELSE 'active' END,
+       count(*), 0, 0
+     FROM licenses
+     WHERE status = 'active' AND expires_at >= $3 AND expires_at < $4 GROUP BY 1, 2`,
+    [
+      day,
+      now.toISOString(),
+      new Date(day * DAY_MS).toISOString(),
+      new Date((day + 1) * DAY_MS).toISOString(),
+    ],
+    "count_licenses",
   );
   const by_tier = Object.fromEntries(TIERS.map((t) => [t, 0])) as Record<Tier, number>;
   const by_state = Object.fromEntries(LICENSE_STATES.map((s) => [s, 0])) as Record<
@@ -716,13 +752,41 @@ export async function countLicenses(q: Queryable, now: Date): Promise<LicenseCou
     number
   >;
   let total = 0;
+  let raw = 0;
+  let groups = 0;
   for (const r of rows) {
     const n = Number(r.n);
-    by_tier[r.tier as Tier] += n;
+    raw += Number(r.raw);
+    groups += Number(r.groups);
+    if (n === 0) continue;
+    by_tier[r.tier as Tier] = (by_tier[r.tier as Tier] ?? 0) + n;
     by_state[r.state as LicenseState] += n;
     total += n;
   }
+  if (raw > groups + TALLY_SLACK && "transaction" in q) {
+    await compactTally(q as Queryable & Pick<Database, "transaction">);
+  }
   return { total, by_tier, by_state };
+}
+
+/**
+ * Replaces the tally's rows by one per group (their sums). Rows appended
+ * meanwhile by other transactions are not seen by the DELETE and stay as they
+ * are, so no count is lost; a second process compacting at the same moment
+ * skips the work.
+ */
+export async function compactTally(db: Pick<Database, "transaction">): Promise<void> {
+  await db.transaction(async (tx) => {
+    const { rows } = await tx.query<{ ok: boolean }>(
+      `SELECT pg_try_advisory_xact_lock(${TALLY_LOCK}) AS ok`,
+    );
+    if (!rows[0]?.ok) return;
+    await tx.query(
+      `WITH gone AS (DELETE FROM license_tally RETURNING tier, status, expires_day, n)
+       INSERT INTO license_tally (tier, status, expires_day, n)
+       SELECT tier, status, expires_day, sum(n) FROM gone GROUP BY 1, 2, 3 HAVING sum(n) <> 0`,
+    );
+  });
 }
 
 /** Stored licenses (current blobs) by the key id that signed them. */

@@ -5,6 +5,7 @@
  */
 import { mkdirSync } from "node:fs";
 import { PGlite } from "@electric-sql/pglite";
+import { pg_trgm } from "@electric-sql/pglite/contrib/pg_trgm";
 import { lock } from "proper-lockfile";
 import { LicenseError } from "../core/errors.js";
 import type { Database, PoolStats, Queryable, QueryResult } from "./db.js";
@@ -52,7 +53,8 @@ export async function openPglite(dir?: string): Promise<Database> {
   }
   let pglite: PGlite;
   try {
-    pglite = await PGlite.create(dir ?? "memory://");
+    // pg_trgm: the trigram indexes of the licenses' text search (migration 8).
+    pglite = await PGlite.create(dir ?? "memory://", { extensions: { pg_trgm } });
   } catch (err) {
     await release?.();
     throw err;
