@@ -29,6 +29,7 @@ export const SERVER_VARS = {
   LOG_LEVEL: "DATATOOLS_LOG_LEVEL",
   PUBKEY_FILE: `${PUBKEY_VAR}_FILE`,
   NODE_ENV: "NODE_ENV",
+  VERIFY_CACHE_ENTRIES: "DATATOOLS_VERIFY_CACHE_ENTRIES",
 } as const;
 
 export const DEFAULT_HOST = "127.0.0.1";
@@ -64,6 +65,8 @@ export interface ServerConfig {
   readonly verifyRateLimit: number;
   readonly production: boolean;
   readonly logLevel: string;
+  /** Most blobs the verified-signature cache keeps (0: no cache); undefined: the default. */
+  readonly verifyCacheEntries?: number;
 }
 
 /** Command-line flags that override the environment. */
@@ -248,6 +251,9 @@ export function loadServerConfig(env: Env, flags: ServerFlags, home: string): Se
     : DEFAULT_VERIFY_RATE_LIMIT;
   const logLevel = set(env[V.LOG_LEVEL]) ? env[V.LOG_LEVEL]!.trim() : "info";
   if (!LOG_LEVELS.includes(logLevel)) bad(V.LOG_LEVEL, `must be one of ${LOG_LEVELS.join(", ")}`);
+  const verifyCacheEntries = set(env[V.VERIFY_CACHE_ENTRIES])
+    ? parseWhole(env[V.VERIFY_CACHE_ENTRIES]!, V.VERIFY_CACHE_ENTRIES, 0, 10_000_000)
+    : undefined;
   return {
     host,
     port,
@@ -259,6 +265,7 @@ export function loadServerConfig(env: Env, flags: ServerFlags, home: string): Se
     verifyRateLimit,
     production,
     logLevel,
+    ...(verifyCacheEntries !== undefined ? { verifyCacheEntries } : {}),
   };
 }
 

@@ -38,6 +38,8 @@ export interface AppOptions {
   readonly trustedProxies?: readonly string[];
   /** Verify requests a minute per client address. */
   readonly verifyRateLimit?: number;
+  /** Most blobs the verified-signature cache keeps (0: none; default: the service's). */
+  readonly verifyCacheEntries?: number;
 }
 
 // Request ids are random (they say nothing about traffic volume); drawing the bytes
@@ -127,6 +129,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       ...(options.now ? { now: options.now } : {}),
       events: { licensesWritten: (action, n) => metrics.inc("licenses", action, n) },
       batching: true,
+      ...(options.verifyCacheEntries !== undefined
+        ? { verifyCacheEntries: options.verifyCacheEntries }
+        : {}),
     }),
     metrics,
     verifyLimiter: new RateLimiter(options.verifyRateLimit ?? DEFAULT_VERIFY_RATE_LIMIT),

@@ -75,6 +75,9 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       logLevel: config.logLevel,
       trustedProxies: config.trustedProxies,
       verifyRateLimit: config.verifyRateLimit,
+      ...(config.verifyCacheEntries !== undefined
+        ? { verifyCacheEntries: config.verifyCacheEntries }
+        : {}),
       ...(options.logStream !== undefined ? { logStream: options.logStream } : {}),
     });
     app.log.info(
