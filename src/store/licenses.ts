@@ -764,7 +764,7 @@ export async function countLicenses(q: Queryable, now: Date): Promise<LicenseCou
     total += n;
   }
   if (raw > groups + TALLY_SLACK && "transaction" in q) {
-    await compactTally(q as Queryable & Pick<Database, "transaction">);
+    await compactTally(q as Queryable & Pick<Database, "transaction">, now);
   }
   return { total, by_tier, by_state };
 }
@@ -773,9 +773,12 @@ export async function countLicenses(q: Queryable, now: Date): Promise<LicenseCou
  * Replaces the tally's rows by one per group (their sums). Rows appended
  * meanwhile by other transactions are not seen by the DELETE and stay as they
  * are, so no count is lost; a second process compacting at the same moment
- * skips the work.
+ * skips the work. The days of expiry more than two days before `now` become
+ * one (the counts only ask whether a day is before today, and today only moves
+ * on), so the tally keeps a row per tier, status and day still to come.
  */
-export async function compactTally(db: Pick<Database, "transaction">): Promise<void> {
+export async function compactTally(db: Pick<Database, "transaction">, now: Date): Promise<void> {
+  const past = Math.floor(now.getTime() / DAY_MS) - 2;
   await db.transaction(async (tx) => {
     const { rows } = await tx.query<{ ok: boolean }>(
       `SELECT pg_try_advisory_xact_lock(${TALLY_LOCK}) AS ok`,
@@ -784,7 +787,9 @@ export async function compactTally(db: Pick<Database, "transaction">): Promise<v
     await tx.query(
       `WITH gone AS (DELETE FROM license_tally RETURNING tier, status, expires_day, n)
        INSERT INTO license_tally (tier, status, expires_day, n)
-       SELECT tier, status, expires_day, sum(n) FROM gone GROUP BY 1, 2, 3 HAVING sum(n) <> 0`,
+       SELECT tier, status, greatest(expires_day, $1), sum(n) FROM gone GROUP BY 1, 2, 3
+       HAVING sum(n) <> 0`,
+      [past],
     );
   });
 }

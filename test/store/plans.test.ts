@@ -162,11 +162,22 @@ describe.each(backendNames())("the licenses' queries on %s", (backend) => {
     const { rows: before } = await t.db.query<{ n: unknown }>(
       "SELECT count(*)::int AS n FROM license_tally",
     );
-    await L.compactTally(t.db);
+    await L.compactTally(t.db, at(-900));
     const { rows: after } = await t.db.query<{ n: unknown }>(
       "SELECT count(*)::int AS n FROM license_tally",
     );
     expect(Number(after[0]!.n)).toBeLessThan(Number(before[0]!.n));
     await check();
+    // Compacted at NOW, the days of expiry before NOW's day less two become one.
+    await L.compactTally(t.db, NOW);
+    const { rows: rolled } = await t.db.query<{ n: unknown }>(
+      "SELECT count(*)::int AS n FROM license_tally",
+    );
+    expect(Number(rolled[0]!.n)).toBeLessThan(Number(after[0]!.n));
+    for (const now of [NOW, at(0, 3), at(1), at(400), at(900)]) {
+      expect(await L.countLicenses(t.db, now), now.toISOString()).toEqual(
+        await countedFromRows(t.db, now),
+      );
+    }
   }, 120_000);
 });
