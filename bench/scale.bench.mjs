@@ -297,7 +297,9 @@ async function runBackend(kind, sizes) {
   let dataDir = join(work, `data-${kind}`);
   if (kind === "postgres") url = await scratchDb("pg");
   const open = () =>
-    kind === "postgres" ? openPostgres({ url }) : openPglite(join(dataDir, "pgdata"));
+    kind === "postgres"
+      ? openPostgres({ url, queryTimeoutMs: 3_600_000 })
+      : openPglite(join(dataDir, "pgdata"));
   let had = 0;
   let blobs;
   for (const rows of sizes) {

@@ -349,7 +349,7 @@ const VERIFY_BLOBS = Number(process.env.BENCH_VERIFY_BLOBS ?? 24_000);
  */
 async function verifyCacheRuns(url) {
   console.log(`\nverify with many blobs (${fmt(VERIFY_BLOBS)} licenses; 50 connections)`);
-  const db = openPostgres({ url });
+  const db = openPostgres({ url, queryTimeoutMs: 600_000 });
   const blobs = [];
   try {
     const now = new Date();
