@@ -185,9 +185,12 @@ async function plans(db, rows) {
   ]) {
     for (const { sql, params } of await statementsOf(s.store)) {
       // The second run (the first warms the caches), as the server would run it: a text
-      // search with sequential scans off (see store/licenses.ts listLicenses).
+      // search with sequential and plain index scans off (see store/licenses.ts listLicenses).
       const { rows: lines } = await db.transaction(async (tx) => {
-        if (/ILIKE/.test(sql)) await tx.query("SET LOCAL enable_seqscan = off");
+        if (/ILIKE/.test(sql)) {
+          await tx.query("SET LOCAL enable_seqscan = off");
+          await tx.query("SET LOCAL enable_indexscan = off");
+        }
         await tx.query(sql, params);
         return tx.query(`EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) ${sql}`, params);
       });

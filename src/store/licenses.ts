@@ -692,13 +692,18 @@ export async function listLicenses(
     (where.length ? ` WHERE ${where.join(" AND ")}` : "") +
     ` ORDER BY id DESC LIMIT ${p(filter.limit + 1)}`;
   const searching = filter.search !== undefined && filter.search !== "";
-  // A trigram index's cost is estimated far above what it costs, so on a small table (and
-  // on PGlite at 10,000 rows) the planner would read every row instead; a text search is
-  // told to use an index (the trigram one, or a walk by id for text too short for it).
+  // A trigram index's cost is estimated far above what it costs, so the planner would read
+  // every row (PostgreSQL on small tables; PGlite, on 10,000 rows, every row by id order)
+  // instead. A text search is told to use an index: the trigram one for text of three
+  // characters or more (what a trigram is made of), else a walk by id.
   const { rows } =
     searching && "transaction" in q
       ? await (q as Pick<Database, "transaction">).transaction(async (tx) => {
-          await tx.query("SET LOCAL enable_seqscan = off");
+          const trigrams = [...filter.search!].length >= 3;
+          await tx.query(
+            `SELECT set_config('enable_seqscan', 'off', true),
+               set_config('enable_indexscan', ${trigrams ? "'off'" : "'on'"}, true)`,
+          );
           return tx.query<Row>(sql, params);
         })
       : await q.query<Row>(sql, params);
