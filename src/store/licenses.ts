@@ -724,33 +724,33 @@ export interface LicenseCounts {
 
 const DAY_MS = 86_400_000;
 
-/** Tally rows beyond the distinct groups that make a counts read compact the tally. */
+/** Tally rows added since the last compaction (by this process) that make a counts read compact. */
 const TALLY_SLACK = 5000;
 
 // An arbitrary constant that names "compacting the license tally" among advisory locks.
 const TALLY_LOCK = "7243012946113908";
+
+/** The tally's size after this process last compacted it, by database. */
+const compactedSize = new WeakMap<object, number>();
 
 /**
  * License counts by tier and state, without reading every license: from the
  * tally the triggers of migration 8 keep (licenses by tier, status and day of
  * expiry), plus the active licenses that expire today, read from the
  * (status, expires_at) index, as only they may change state as the day goes
- * on. When the tally has grown well beyond its distinct groups, it is
- * compacted (one process at a time) after the answer is read.
+ * on. When the tally has grown by TALLY_SLACK rows since this process last
+ * compacted it (or it first reads more than that), it is compacted (one
+ * process at a time) after the answer is read.
  */
 export async function countLicenses(q: Queryable, now: Date): Promise<LicenseCounts> {
   const day = Math.floor(now.getTime() / DAY_MS);
   const { rows } = await q.query<Row>(
-    `WITH t AS (
-       SELECT tier, status, expires_day, sum(n) AS n, count(*) AS raw
-       FROM license_tally GROUP BY 1, 2, 3)
-     SELECT tier,
+    `SELECT tier,
        CASE WHEN status = 'active' AND expires_day < $1 THEN 'expired' ELSE status END AS state,
-       sum(n)::bigint AS n, sum(raw)::bigint AS raw, count(*)::bigint AS groups
-     FROM t WHERE NOT (status = 'active' AND expires_day = $1) GROUP BY 1, 2
+       sum(n)::bigint AS n, count(*)::bigint AS raw
+     FROM license_tally WHERE NOT (status = 'active' AND expires_day = $1) GROUP BY 1, 2
      UNION ALL
-     SELECT tier, CASE WHEN expires_at <= $2 THEN 'expired' ELSE 'active' END,
-       count(*), 0, 0
+     SELECT tier, CASE WHEN expires_at <= $2 THEN 'expired' ELSE 'active' END, count(*), 0
      FROM licenses
      WHERE status = 'active' AND expires_at >= $3 AND expires_at < $4 GROUP BY 1, 2`,
     [
@@ -759,7 +759,6 @@ export async function countLicenses(q: Queryable, now: Date): Promise<LicenseCou
       new Date(day * DAY_MS).toISOString(),
       new Date((day + 1) * DAY_MS).toISOString(),
     ],
-    "count_licenses",
   );
   const by_tier = Object.fromEntries(TIERS.map((t) => [t, 0])) as Record<Tier, number>;
   const by_state = Object.fromEntries(LICENSE_STATES.map((s) => [s, 0])) as Record<
@@ -768,44 +767,51 @@ export async function countLicenses(q: Queryable, now: Date): Promise<LicenseCou
   >;
   let total = 0;
   let raw = 0;
-  let groups = 0;
   for (const r of rows) {
     const n = Number(r.n);
     raw += Number(r.raw);
-    groups += Number(r.groups);
     if (n === 0) continue;
     by_tier[r.tier as Tier] = (by_tier[r.tier as Tier] ?? 0) + n;
     by_state[r.state as LicenseState] += n;
     total += n;
   }
-  if (raw > groups + TALLY_SLACK && "transaction" in q) {
-    await compactTally(q as Queryable & Pick<Database, "transaction">, now);
+  if (raw > (compactedSize.get(q) ?? 0) + TALLY_SLACK && "transaction" in q) {
+    const size = await compactTally(q as Queryable & Pick<Database, "transaction">, now);
+    if (size !== undefined) compactedSize.set(q, size);
   }
   return { total, by_tier, by_state };
 }
 
 /**
- * Replaces the tally's rows by one per group (their sums). Rows appended
+ * Replaces the tally's rows by one per group (their sums) and returns how many
+ * that is, or undefined when another process is compacting it. Rows appended
  * meanwhile by other transactions are not seen by the DELETE and stay as they
- * are, so no count is lost; a second process compacting at the same moment
- * skips the work. The days of expiry more than two days before `now` become
- * one (the counts only ask whether a day is before today, and today only moves
- * on), so the tally keeps a row per tier, status and day still to come.
+ * are, so no count is lost. The days of expiry more than two days before `now`
+ * become one (the counts only ask whether a day is before today, and today
+ * only moves on), so the tally keeps a row per tier, status and day still to
+ * come.
  */
-export async function compactTally(db: Pick<Database, "transaction">, now: Date): Promise<void> {
+export async function compactTally(
+  db: Pick<Database, "transaction">,
+  now: Date,
+): Promise<number | undefined> {
   const past = Math.floor(now.getTime() / DAY_MS) - 2;
-  await db.transaction(async (tx) => {
+  return db.transaction(async (tx) => {
     const { rows } = await tx.query<{ ok: boolean }>(
       `SELECT pg_try_advisory_xact_lock(${TALLY_LOCK}) AS ok`,
     );
-    if (!rows[0]?.ok) return;
-    await tx.query(
-      `WITH gone AS (DELETE FROM license_tally RETURNING tier, status, expires_day, n)
-       INSERT INTO license_tally (tier, status, expires_day, n)
-       SELECT tier, status, greatest(expires_day, $1), sum(n) FROM gone GROUP BY 1, 2, 3
-       HAVING sum(n) <> 0`,
+    if (!rows[0]?.ok) return undefined;
+    const { rows: kept } = await tx.query<{ n: unknown }>(
+      `WITH gone AS (DELETE FROM license_tally RETURNING tier, status, expires_day, n),
+       kept AS (
+         INSERT INTO license_tally (tier, status, expires_day, n)
+         SELECT tier, status, greatest(expires_day, $1), sum(n) FROM gone GROUP BY 1, 2, 3
+         HAVING sum(n) <> 0
+         RETURNING 1)
+       SELECT count(*)::int AS n FROM kept`,
       [past],
     );
+    return Number(kept[0]?.n ?? 0);
   });
 }
 
