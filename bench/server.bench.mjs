@@ -13,6 +13,12 @@ import { DEV_PRIVATE_KEY_HEX, importSigner } from "../dist/core/keys.js";
 import { mintLicense } from "../dist/core/mint.js";
 import { normalizeIdentity } from "../dist/core/license.js";
 import { generateToken } from "../dist/store/tokens.js";
+import { openPostgres } from "../dist/store/pg.js";
+import { insertLicenses } from "../dist/store/licenses.js";
+import { verifyBlob } from "../dist/core/format.js";
+import { KeyRing } from "../dist/core/keys.js";
+import { target } from "./targets.mjs";
+import { availableParallelism } from "node:os";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const CLI = join(root, "dist/cli/main.js");
@@ -258,6 +264,156 @@ console.log(JSON.stringify({ rps: lat.length / secs, p50: lat[Math.floor(lat.len
 await pool.end();
 `;
 
+// Verify with many blobs, closed loop: `connections` requests in flight for `seconds`, each
+// body drawn from a file of blobs. mode "mix": 90% from the first HOT blobs (repeated),
+// 10% the next of the rest in turn (new to the server); mode "new": every request the next
+// blob in turn, cycling through more blobs than the server's cache holds, so none repeats
+// while it could still be remembered.
+const VERIFY_MANY = `
+import http from "node:http";
+import { readFileSync } from "node:fs";
+const [url, file, mode, seconds, connections, hot] = process.argv.slice(1);
+const blobs = JSON.parse(readFileSync(file, "utf8"));
+const HOT = Number(hot);
+const u = new URL(url);
+const agent = new http.Agent({ keepAlive: true, maxSockets: Number(connections) });
+let cold = HOT;
+const next = () => {
+  if (mode === "mix" && Math.random() < 0.9) return blobs[Math.floor(Math.random() * HOT)];
+  const b = blobs[cold];
+  cold = cold + 1 < blobs.length ? cold + 1 : (mode === "mix" ? HOT : 0);
+  return b;
+};
+if (mode === "new") cold = 0;
+const lat = [];
+let errors = 0;
+const end = performance.now() + Number(seconds) * 1000;
+function one() {
+  return new Promise((ok) => {
+    const payload = Buffer.from(JSON.stringify({ blob: next() }));
+    const t = performance.now();
+    const req = http.request({ agent, host: u.hostname, port: u.port, path: u.pathname, method: "POST",
+      headers: { "content-type": "application/json", "content-length": payload.length } }, (res) => {
+      res.resume();
+      res.on("end", () => { if (res.statusCode !== 200) errors++; lat.push(performance.now() - t); ok(); });
+    });
+    req.on("error", () => { errors++; ok(); });
+    req.end(payload);
+  });
+}
+async function loop() { while (performance.now() < end) await one(); }
+const start = performance.now();
+await Promise.all(Array.from({ length: Number(connections) }, loop));
+const secs = (performance.now() - start) / 1000;
+lat.sort((a, b) => a - b);
+console.log(JSON.stringify({ rps: lat.length / secs, p50: lat[Math.floor(lat.length / 2)], p99: lat[Math.floor(lat.length * 0.99)], errors }));
+agent.destroy();
+`;
+
+/** Runs the many-blobs verify generator in its own process. */
+function verifyMany(url, file, mode, seconds = SECONDS, connections = 50) {
+  const r = spawnSync(
+    process.execPath,
+    [
+      "--input-type=module",
+      "-e",
+      VERIFY_MANY,
+      url,
+      file,
+      mode,
+      String(seconds),
+      String(connections),
+      String(VERIFY_HOT),
+    ],
+    { encoding: "utf8", maxBuffer: 16 << 20 },
+  );
+  if (r.status !== 0) throw new Error(`verify generator failed: ${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
+// The blobs of the verify-cache runs: VERIFY_HOT repeated ones, and more new ones than the
+// server's cache holds (10,000 by default), so "new" never finds one remembered.
+const VERIFY_HOT = 1000;
+const VERIFY_BLOBS = Number(process.env.BENCH_VERIFY_BLOBS ?? 24_000);
+
+/**
+ * Verify with a cache of signatures: a 90%-repeated mix and all-new blobs, on the server
+ * with its cache and with it off (DATATOOLS_VERIFY_CACHE_ENTRIES=0, as before it), beside
+ * the bare node:http route given the same stream, interleaved A B C A B C.
+ */
+async function verifyCacheRuns(url) {
+  console.log(`\nverify with many blobs (${fmt(VERIFY_BLOBS)} licenses; 50 connections)`);
+  const db = openPostgres({ url, queryTimeoutMs: 600_000 });
+  const blobs = [];
+  try {
+    const now = new Date();
+    for (let i = 0; i < VERIFY_BLOBS; i += 2000) {
+      const writes = [];
+      for (let j = i; j < Math.min(VERIFY_BLOBS, i + 2000); j++) {
+        const { payload, blob } = mintLicense(
+          { name: `Verify Buyer ${j}`, email: `verify${j}@example.com`, tier: "core" },
+          signer,
+          now,
+        );
+        blobs.push(blob);
+        writes.push({
+          license: { ...payload, blob, source: "api" },
+          action: "issue",
+          who: { actor: "bench" },
+          at: now,
+        });
+      }
+      await insertLicenses(db, writes);
+    }
+    await db.query("VACUUM ANALYZE licenses");
+  } finally {
+    await db.close();
+  }
+  const file = join(work, "verify-blobs.json");
+  writeFileSync(file, JSON.stringify(blobs));
+  const cached = await startServer({ DATABASE_URL: url });
+  const uncached = await startServer({ DATABASE_URL: url, DATATOOLS_VERIFY_CACHE_ENTRIES: "0" });
+  const bare = await startBare();
+  const runs = {
+    bare: { mix: [], new: [] },
+    cached: { mix: [], new: [] },
+    uncached: { mix: [], new: [] },
+  };
+  try {
+    const seconds = Math.max(3, Math.round(SECONDS / 2));
+    for (let round = 0; round < 2; round++) {
+      for (const mode of ["mix", "new"]) {
+        runs.bare[mode].push(verifyMany(bare.url, file, mode, seconds));
+        runs.cached[mode].push(verifyMany(`${cached.url}/v1/licenses/verify`, file, mode, seconds));
+        runs.uncached[mode].push(
+          verifyMany(`${uncached.url}/v1/licenses/verify`, file, mode, seconds),
+        );
+      }
+    }
+  } finally {
+    await stop(bare.child);
+    await stop(cached.child);
+    await stop(uncached.child);
+  }
+  const mean = (rs) => ({
+    rps: rs.reduce((a, r) => a + r.rps, 0) / rs.length,
+    p50: rs.reduce((a, r) => a + r.p50, 0) / rs.length,
+    p99: rs.reduce((a, r) => a + r.p99, 0) / rs.length,
+    errors: rs.reduce((a, r) => a + r.errors, 0),
+  });
+  const m = {};
+  for (const who of ["bare", "cached", "uncached"]) {
+    m[who] = { mix: mean(runs[who].mix), new: mean(runs[who].new) };
+  }
+  line("90% repeated: bare node:http + Ed25519", m.bare.mix);
+  line("90% repeated: verify, cache on", m.cached.mix);
+  line("90% repeated: verify, cache off", m.uncached.mix);
+  line("all new: bare node:http + Ed25519", m.bare.new);
+  line("all new: verify, cache on", m.cached.new);
+  line("all new: verify, cache off (as before)", m.uncached.new);
+  return m;
+}
+
 async function main() {
   console.log(
     `server benchmark: ${SECONDS} s per load run, 50 connections, PostgreSQL ${BASE_URL.replace(/\/[^/]*$/, "")}`,
@@ -292,6 +448,8 @@ async function main() {
   line("raw pg single-row INSERT (pool of 10)", vRaw);
   const iServer = cannon(`${server.url}/v1/licenses`, { body: issueBody, headers: auth });
   line("POST /v1/licenses", iServer);
+
+  const cacheRuns = await verifyCacheRuns(url);
 
   // The saturation runs wrote some 300,000 rows in half a minute; let PostgreSQL finish
   // the maintenance that burst left behind (the baseline's table, the flush of dirty
@@ -345,6 +503,19 @@ async function main() {
   writeFileSync(file, jsonl.join("\n") + "\n");
   writeFileSync(csv, rows.join("\n") + "\n");
   console.log(`  (made the file in ${fmt((performance.now() - t) / 1000, 1)} s)`);
+  // The ceiling: Ed25519 verification of the same blobs in one thread, times the cores.
+  const ring = new KeyRing([signer.publicKey]);
+  const sample = jsonl.slice(0, 20_000).map((l) => JSON.parse(l).blob);
+  for (const b of sample.slice(0, 2000)) verifyBlob(b, ring);
+  t = performance.now();
+  for (const b of sample) verifyBlob(b, ring);
+  const importRun = {
+    cores: availableParallelism(),
+    verifyRate: sample.length / ((performance.now() - t) / 1000),
+  };
+  console.log(
+    `  raw verifyBlob, one thread ${fmt(importRun.verifyRate).padStart(7)} blobs/s  × ${importRun.cores} cores = ${fmt(importRun.verifyRate * importRun.cores)} /s`,
+  );
 
   const importUrl = await scratchDb("import");
   spawnSync(process.execPath, [CLI, "db", "migrate"], {
@@ -400,6 +571,23 @@ async function main() {
   );
   console.log(
     `  import / psql \\copy (throughput)    ${pct(rimp).padStart(5)}  [>= 30%]  ${verdict(rimp >= 0.3)}`,
+  );
+  target(
+    "verify, 90% repeated blobs / bare node:http + Ed25519",
+    ratio(cacheRuns.cached.mix.rps, cacheRuns.bare.mix.rps),
+    1.5,
+  );
+  // "No slower than before": the same server with its cache off, in the same run; 5% is
+  // the spread of back-to-back runs on a shared machine.
+  target(
+    "verify, all-new blobs, cache on / cache off",
+    ratio(cacheRuns.cached.new.rps, cacheRuns.uncached.new.rps),
+    0.95,
+  );
+  target(
+    `import / (${importRun.cores} cores × raw verify rate)`,
+    ratio(IMPORT_LINES / importSecs, importRun.cores * importRun.verifyRate),
+    0.75,
   );
 }
 

@@ -34,6 +34,7 @@ export const SERVER_VARS = {
   NODE_ENV: "NODE_ENV",
   REVOCATIONS_MAX_AGE: "DATATOOLS_REVOCATIONS_MAX_AGE_S",
   SEAT_RECLAIM_DAYS: "DATATOOLS_SEAT_RECLAIM_DAYS",
+  VERIFY_CACHE_ENTRIES: "DATATOOLS_VERIFY_CACHE_ENTRIES",
 } as const;
 
 export const DEFAULT_HOST = "127.0.0.1";
@@ -77,6 +78,8 @@ export interface ServerConfig {
   readonly seatReclaimDays: number | undefined;
   /** DATATOOLS_CATALOGUE's catalogue, or the built-in one: new licenses' default seat limits. */
   readonly catalogue: Catalogue;
+  /** Most blobs the verified-signature cache keeps (0: no cache); undefined: the default. */
+  readonly verifyCacheEntries?: number;
 }
 
 /** Command-line flags that override the environment. */
@@ -267,6 +270,9 @@ export function loadServerConfig(env: Env, flags: ServerFlags, home: string): Se
   const seatReclaimDays = set(env[V.SEAT_RECLAIM_DAYS])
     ? parseWhole(env[V.SEAT_RECLAIM_DAYS]!, V.SEAT_RECLAIM_DAYS, 1, 36_500)
     : undefined;
+  const verifyCacheEntries = set(env[V.VERIFY_CACHE_ENTRIES])
+    ? parseWhole(env[V.VERIFY_CACHE_ENTRIES]!, V.VERIFY_CACHE_ENTRIES, 0, 10_000_000)
+    : undefined;
   return {
     host,
     port,
@@ -282,6 +288,7 @@ export function loadServerConfig(env: Env, flags: ServerFlags, home: string): Se
     revocationsMaxAgeS,
     seatReclaimDays,
     catalogue: loadCatalogue(env),
+    ...(verifyCacheEntries !== undefined ? { verifyCacheEntries } : {}),
   };
 }
 

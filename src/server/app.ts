@@ -49,6 +49,8 @@ export interface AppOptions {
   readonly revocationsMaxAgeS?: number;
   /** The tiers' default seat limits come from it (default: the built-in catalogue). */
   readonly catalogue?: Catalogue;
+  /** Most blobs the verified-signature cache keeps (0: none; default: the service's). */
+  readonly verifyCacheEntries?: number;
 }
 
 // Request ids are random (they say nothing about traffic volume); drawing the bytes
@@ -139,6 +141,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       events: { licensesWritten: (action, n) => metrics.inc("licenses", action, n) },
       batching: true,
       ...(options.catalogue ? { catalogue: options.catalogue } : {}),
+      ...(options.verifyCacheEntries !== undefined
+        ? { verifyCacheEntries: options.verifyCacheEntries }
+        : {}),
     }),
     metrics,
     verifyLimiter: new RateLimiter(options.verifyRateLimit ?? DEFAULT_VERIFY_RATE_LIMIT),

@@ -80,6 +80,9 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       sales: config.sales,
       revocationsMaxAgeS: config.revocationsMaxAgeS,
       catalogue: config.catalogue,
+      ...(config.verifyCacheEntries !== undefined
+        ? { verifyCacheEntries: config.verifyCacheEntries }
+        : {}),
       ...(options.logStream !== undefined ? { logStream: options.logStream } : {}),
     });
     app.log.info(

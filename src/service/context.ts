@@ -4,6 +4,7 @@
  * webhook or a console page) build one and call the same operations with it.
  */
 import { DEFAULT_CATALOGUE, type Catalogue } from "../core/catalogue.js";
+import { verifyBlob, type VerifiedLicense } from "../core/format.js";
 import type { KeyRing, Signer } from "../core/keys.js";
 import type { Database } from "../store/db.js";
 
@@ -20,6 +21,7 @@ import {
   type VerifyRow,
 } from "../store/licenses.js";
 import { authenticateToken, tokenAuthenticator, type AuthenticatedToken } from "../store/tokens.js";
+import { DEFAULT_VERIFY_CACHE_ENTRIES, VerifiedBlobCache } from "./verify-cache.js";
 
 /** Told what the operations did, for metrics (the server counts; the command line ignores it). */
 export interface ServiceEvents {
@@ -41,9 +43,14 @@ export interface ServiceContext {
   readonly catalogue: Catalogue;
   /**
    * The hot paths. On a server, requests that arrive together share one query
-   * (see store/batch.ts; nothing is cached); elsewhere each is its own query.
+   * (see store/batch.ts; no row is cached); elsewhere each is its own query.
    */
   readonly hot: {
+    /**
+     * Checks a blob's signature (as core's verifyBlob). On a server, blobs that
+     * verified are remembered (see verify-cache.ts); never a license's state.
+     */
+    readonly verifyBlob: (text: string) => VerifiedLicense;
     readonly verifyRow: (key: string) => Promise<VerifyRow | undefined>;
     readonly authenticate: (presented: string) => Promise<AuthenticatedToken | undefined>;
     /** Inserts outside a transaction; on a server concurrent licenses share one statement. */
@@ -61,6 +68,11 @@ export interface ServiceOptions {
   readonly batching?: boolean;
   /** Default: the built-in catalogue. */
   readonly catalogue?: Catalogue;
+  /**
+   * With batching: the most blobs the verified-signature cache keeps (0: none).
+   * Default DEFAULT_VERIFY_CACHE_ENTRIES.
+   */
+  readonly verifyCacheEntries?: number;
 }
 
 const IGNORE: ServiceEvents = { licensesWritten: () => undefined };
@@ -76,13 +88,21 @@ const IGNORE: ServiceEvents = { licensesWritten: () => undefined };
  */
 export function createServiceContext(options: ServiceOptions): ServiceContext {
   const { db } = options;
-  const hot: ServiceContext["hot"] = options.batching
+  const cache = options.batching
+    ? new VerifiedBlobCache(
+        options.ring,
+        options.verifyCacheEntries ?? DEFAULT_VERIFY_CACHE_ENTRIES,
+      )
+    : undefined;
+  const hot: ServiceContext["hot"] = cache
     ? {
+        verifyBlob: (text) => cache.verify(text),
         verifyRow: verifyRowReader(db),
         authenticate: tokenAuthenticator(db),
         insertLicense: licenseInserter(db),
       }
     : {
+        verifyBlob: (text) => verifyBlob(text, options.ring),
         verifyRow: (key) => getVerifyRow(db, key),
         authenticate: (presented) => authenticateToken(db, presented),
         insertLicense: (l, who, now) => insertLicense(db, l, who, now),

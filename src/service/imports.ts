@@ -283,15 +283,24 @@ export async function importRecords(
     }
   };
   queue();
+  // One batch is inserted while the next is checked: the checks (this thread) and the
+  // insert (the database) overlap, and the inserts still go in one at a time, in order.
+  let inserting: Promise<void> = Promise.resolve();
+  const done = (end: number) => () =>
+    options.onProgress?.(Math.min(end, records.length), records.length);
   for (let start = 0; start < records.length; start += size) {
     const outcomes = await verifying.shift()!;
     queue();
     const batch = classify(slice(start), outcomes);
-    if (batch.length > 0) await insert(batch);
-    options.onProgress?.(Math.min(start + size, records.length), records.length);
+    await inserting;
+    inserting = (batch.length > 0 ? insert(batch) : Promise.resolve()).then(done(start + size));
+    // Swallowed here only until awaited, so a failure is not "unhandled" meanwhile.
+    inserting.catch(() => undefined);
   }
+  await inserting;
   // The rare rows that share a key with a stored license or an earlier line, in input
   // order: each in its own transaction under the license's row lock.
+  later.sort((a, b) => a.line - b.line);
   for (const row of later) {
     try {
       const { line: _line, logLine, ...l } = row;

@@ -7,7 +7,7 @@
 import { defaultSeats } from "../core/catalogue.js";
 import { LicenseError } from "../core/errors.js";
 import { isLicenseError } from "../core/errors.js";
-import { encodeBlob, verifyBlob } from "../core/format.js";
+import { encodeBlob } from "../core/format.js";
 import type { Signer } from "../core/keys.js";
 import { addYears, formatTime, parseTime, validateYears } from "../core/license.js";
 import { mintLicense, type MintInput, type MintedLicense } from "../core/mint.js";
@@ -445,7 +445,7 @@ const CODE_OF = {
 export async function verifyLicense(ctx: ServiceContext, text: string): Promise<VerifyAnswer> {
   let verified;
   try {
-    verified = verifyBlob(text, ctx.ring);
+    verified = ctx.hot.verifyBlob(text);
   } catch (err) {
     if (!isLicenseError(err)) throw err;
     return { genuine: false, state: "unknown", code: err.code, message: err.message };

@@ -288,6 +288,81 @@ export const MIGRATIONS: readonly Migration[] = [
       `CREATE INDEX admin_sessions_token ON admin_sessions (token_id) WHERE ended_at IS NULL`,
     ],
   },
+  {
+    version: 8,
+    name: "indexes for a million licenses: state, expiry, trigram search; a tally for the counts",
+    statements: [
+      // Trigram indexes serve the list's `q` (ILIKE '%text%'). pg_trgm is a trusted
+      // extension (PostgreSQL 13+): a database owner may create it without superuser.
+      `CREATE EXTENSION IF NOT EXISTS pg_trgm`,
+      // state=suspended|revoked|active|expired, newest first, walks this index in id order.
+      `CREATE INDEX licenses_status_id ON licenses (status, id)`,
+      // expiring-within and expired: a range of expires_at among one status.
+      `CREATE INDEX licenses_status_expires_at ON licenses (status, expires_at)`,
+      // One trigram index over the three searched columns (the query keeps the exact
+      // per-column condition as a recheck, so text spanning two columns never matches).
+      `CREATE INDEX licenses_search ON licenses
+        USING gin ((name || ' ' || email || ' ' || license_key) gin_trgm_ops)`,
+      // The counts endpoint without reading every license: licenses by tier, status and
+      // day of expiry (days since 1970-01-01 UTC), as signed deltas that statement
+      // triggers append (no row is updated, so writers never wait on one another here)
+      // and the counts read compacts now and then (store/licenses.ts countLicenses).
+      `CREATE TABLE license_tally (
+        tier text NOT NULL,
+        status text NOT NULL,
+        expires_day integer NOT NULL,
+        n bigint NOT NULL
+      )`,
+      `CREATE FUNCTION license_day(t timestamptz) RETURNS integer LANGUAGE sql STABLE AS $$
+          SELECT floor(extract(epoch FROM t) / 86400)::integer
+        $$`,
+      `CREATE FUNCTION license_tally_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          INSERT INTO license_tally (tier, status, expires_day, n)
+            SELECT tier, status, license_day(expires_at), count(*) FROM tally_new GROUP BY 1, 2, 3;
+          RETURN NULL;
+        END
+        $$`,
+      `CREATE FUNCTION license_tally_update() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          INSERT INTO license_tally (tier, status, expires_day, n)
+            SELECT tier, status, day, sum(n) FROM (
+              SELECT tier, status, license_day(expires_at) AS day, 1 AS n FROM tally_new
+              UNION ALL
+              SELECT tier, status, license_day(expires_at), -1 FROM tally_old) d
+            GROUP BY 1, 2, 3 HAVING sum(n) <> 0;
+          RETURN NULL;
+        END
+        $$`,
+      `CREATE FUNCTION license_tally_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          INSERT INTO license_tally (tier, status, expires_day, n)
+            SELECT tier, status, license_day(expires_at), -count(*) FROM tally_old GROUP BY 1, 2, 3;
+          RETURN NULL;
+        END
+        $$`,
+      `CREATE TRIGGER licenses_tally_insert AFTER INSERT ON licenses
+        REFERENCING NEW TABLE AS tally_new
+        FOR EACH STATEMENT EXECUTE FUNCTION license_tally_insert()`,
+      `CREATE TRIGGER licenses_tally_update AFTER UPDATE ON licenses
+        REFERENCING OLD TABLE AS tally_old NEW TABLE AS tally_new
+        FOR EACH STATEMENT EXECUTE FUNCTION license_tally_update()`,
+      `CREATE TRIGGER licenses_tally_delete AFTER DELETE ON licenses
+        REFERENCING OLD TABLE AS tally_old
+        FOR EACH STATEMENT EXECUTE FUNCTION license_tally_delete()`,
+      `CREATE FUNCTION license_tally_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          DELETE FROM license_tally;
+          RETURN NULL;
+        END
+        $$`,
+      `CREATE TRIGGER licenses_tally_truncate AFTER TRUNCATE ON licenses
+        FOR EACH STATEMENT EXECUTE FUNCTION license_tally_truncate()`,
+      `INSERT INTO license_tally (tier, status, expires_day, n)
+        SELECT tier, status, license_day(expires_at), count(*) FROM licenses GROUP BY 1, 2, 3`,
+      `ANALYZE licenses`,
+    ],
+  },
 ];
 
 /** The schema version this code expects. */

@@ -5,6 +5,7 @@
  */
 import { mkdirSync } from "node:fs";
 import { PGlite } from "@electric-sql/pglite";
+import { pg_trgm } from "@electric-sql/pglite/contrib/pg_trgm";
 import { lock } from "proper-lockfile";
 import { LicenseError } from "../core/errors.js";
 import type { Database, PoolStats, Queryable, QueryResult } from "./db.js";
@@ -70,7 +71,11 @@ export async function openPglite(dir?: string): Promise<Database> {
     if (dir !== undefined && !hasDatabase(dir) && isEmptyDir(dir)) {
       await createPgliteDir(dir, START_PARAMS);
     }
-    pglite = await PGlite.create(dir ?? "memory://", { startParams: START_PARAMS });
+    pglite = await PGlite.create(dir ?? "memory://", {
+      startParams: START_PARAMS,
+      // pg_trgm: the trigram indexes of the licenses' text search (migration 8).
+      extensions: { pg_trgm },
+    });
   } catch (err) {
     await release?.();
     if (err instanceof LicenseError) throw err;
