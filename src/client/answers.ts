@@ -79,6 +79,20 @@ export function newNonce(): string {
   return randomBytes(24).toString("base64url");
 }
 
+/**
+ * The host name as the server accepts it (1-255 characters, no C0, DEL or C1
+ * control characters), or undefined: it is only a label for the vendor, so
+ * one the server would refuse is left out rather than failing the activation.
+ */
+export function sendableHostname(name: string | undefined): string | undefined {
+  if (name === undefined) return undefined;
+  // UTF-16 units: never more than the server's count of characters.
+  // eslint-disable-next-line no-control-regex
+  return name.length >= 1 && name.length <= 255 && !/[\u0000-\u001f\u007f-\u009f]/.test(name)
+    ? name
+    : undefined;
+}
+
 /** Checks a server URL (http or https, no query); returns it without a trailing slash. */
 export function serverBase(server: string): string {
   let url: URL;

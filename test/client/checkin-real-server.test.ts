@@ -4,6 +4,7 @@
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { LicenseClient, loadLicense } from "../../src/client/index.js";
+import { hostLabel } from "../../src/cli/online.js";
 import { backendNames } from "../store/databases.js";
 import { spawnCli, tempHome } from "../helpers/cli.js";
 import { createHarness, ring, type Harness } from "../server/harness.js";
@@ -243,6 +244,81 @@ describe.each(backendNames())("the client against the real server on %s", (backe
     const back = await a.client.checkIn();
     expect(back).toMatchObject({ ok: true, code: "VALID" });
     expect(back.status.state).toBe("active");
+  });
+
+  it("takes the good answer away when the server says the machine holds no seat: released by an admin, then taken by another machine", async () => {
+    const { license_key, blob } = await issue(1);
+    const a = machine(blob, "machine-a-0001");
+    const first = await a.client.activateMachine({ server: url });
+    expect(first.code).toBe("ACTIVATED");
+
+    tick();
+    const id = first.answer!.activation!.id;
+    expect((await admin("POST", `/v1/activations/${id}/release`)).status).toBe(200);
+    tick();
+    const gone = await a.client.checkIn();
+    expect(gone).toMatchObject({ ok: true, code: "NOT_ACTIVATED", httpStatus: 404 });
+    expect(gone.status).toMatchObject({ state: "check_in_required", code: "CHECK_IN_REQUIRED" });
+    expect(a.offline().state).toBe("check_in_required");
+    expect(a.client.server()).toBe(url);
+
+    // Another machine takes the one seat; this one is refused and stays without a good answer.
+    const b = machine(blob, "machine-b-0002");
+    expect((await b.client.activateMachine({ server: url })).code).toBe("ACTIVATED");
+    const full = await a.client.activateMachine();
+    expect(full).toMatchObject({ ok: true, code: "SEAT_LIMIT_REACHED", httpStatus: 409 });
+    expect(a.offline().state).toBe("check_in_required");
+
+    // Once B releases it, A activates again and is active.
+    expect((await b.client.releaseMachine()).code).toBe("RELEASED");
+    tick();
+    const again = await a.client.activateMachine();
+    expect(again).toMatchObject({ ok: true, code: "ACTIVATED", httpStatus: 201 });
+    expect(a.offline().state).toBe("active");
+    expect((await seatsOnServer(license_key)).seats).toEqual({ limit: 1, used: 1 });
+  });
+
+  it("keeps a revoked license revoked here when its seat is released (the server releases whatever the state)", async () => {
+    const { license_key, blob } = await issue(1);
+    const a = machine(blob, "machine-a-0001");
+    expect((await a.client.activateMachine({ server: url })).code).toBe("ACTIVATED");
+    tick();
+    await admin("POST", `/v1/licenses/${license_key}/revoke`, { reason: "refunded" });
+    tick();
+    expect((await a.client.checkIn()).code).toBe("REVOKED");
+    const released = await a.client.releaseMachine();
+    expect(released).toMatchObject({ ok: true, code: "RELEASED", httpStatus: 200 });
+    expect(released.answer!.state).toBe("revoked");
+    expect(released.status).toMatchObject({ state: "revoked", code: "LICENSE_REVOKED" });
+    expect(a.offline().state).toBe("revoked");
+    expect((await seatsOnServer(license_key)).seats.used).toBe(0);
+  });
+
+  it("leaves out a host name the server refuses (a C1 control character) instead of failing the activation", async () => {
+    const { license_key, blob } = await issue(1);
+    const bad = "kiosk\u0085name";
+    // The server's rule: such a host name is a 400 REQUEST_INVALID.
+    const raw = await fetch(`${url}/v1/activations`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        blob,
+        fingerprint: "machine-x-0009",
+        nonce: "n".repeat(20),
+        hostname: bad,
+      }),
+    });
+    expect(raw.status).toBe(400);
+    expect(((await raw.json()) as { error: { code: string } }).error.code).toBe("REQUEST_INVALID");
+
+    const a = machine(blob, "machine-a-0001");
+    const result = await a.client.activateMachine({ server: url, hostname: bad });
+    expect(result).toMatchObject({ ok: true, code: "ACTIVATED", httpStatus: 201 });
+    expect(result.answer!.activation!.hostname).toBeNull();
+    const onServer = await seatsOnServer(license_key);
+    expect(onServer.seats.used).toBe(1);
+    expect(hostLabel(() => bad)).toBeUndefined();
+    expect(hostLabel(() => "kiosk-7")).toBe("kiosk-7");
   });
 
   it("runs the installed dtlicense against it: activate --server, check-in, status --online, deactivate releases the seat", async () => {
