@@ -6,7 +6,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { LicenseClient, loadLicense } from "../../src/client/index.js";
 import { hostLabel } from "../../src/cli/online.js";
 import { backendNames } from "../store/databases.js";
-import { spawnCli, tempHome } from "../helpers/cli.js";
+import { runInProcess, spawnCli, tempHome } from "../helpers/cli.js";
 import { createHarness, ring, type Harness } from "../server/harness.js";
 
 const ADA = { name: "Ada Lovelace", email: "ada@example.com" };
@@ -319,6 +319,39 @@ describe.each(backendNames())("the client against the real server on %s", (backe
     expect(onServer.seats.used).toBe(1);
     expect(hostLabel(() => bad)).toBeUndefined();
     expect(hostLabel(() => "kiosk-7")).toBe("kiosk-7");
+  });
+
+  it("gives the buyer commands the exit statuses their help promises against the real answers", async () => {
+    const { license_key, blob } = await issue(1);
+    const home = tempHome("dtl-real-cli-");
+    const cli = (argv: string[]) => runInProcess(argv, { home, now: h.clock.now });
+    const activate = () =>
+      cli(["activate", blob, "--name", ADA.name, "--email", ADA.email, "--server", url]);
+    const first = await activate();
+    expect(first.code, first.stderr).toBe(0);
+
+    // An admin releases the seat: check-in exits 1 NOT_ACTIVATED, status 8 until activated again.
+    const seats = await seatsOnServer(license_key);
+    const id = (seats.activations[0] as unknown as { id: number }).id;
+    expect((await admin("POST", `/v1/activations/${id}/release`)).status).toBe(200);
+    tick();
+    const gone = await cli(["check-in"]);
+    expect(gone.code).toBe(1);
+    expect(gone.stderr).toMatch(/run dtlicense activate --server URL again \[NOT_ACTIVATED\]\n$/);
+    expect((await cli(["status"])).code).toBe(8);
+    expect((await activate()).code).toBe(0);
+    expect((await cli(["status"])).code).toBe(0);
+
+    // Revoked: activate --server and check-in exit 6, as status does.
+    await admin("POST", `/v1/licenses/${license_key}/revoke`, { reason: "refunded" });
+    tick();
+    const revoked = await cli(["check-in"]);
+    expect(revoked.code).toBe(6);
+    expect(revoked.stdout).toMatch(/answered REVOKED/);
+    expect((await cli(["status", "--online"])).code).toBe(6);
+    const again = await activate();
+    expect(again.code).toBe(6);
+    expect((await cli(["status"])).code).toBe(6);
   });
 
   it("runs the installed dtlicense against it: activate --server, check-in, status --online, deactivate releases the seat", async () => {
