@@ -79,6 +79,24 @@ export function newNonce(): string {
   return randomBytes(24).toString("base64url");
 }
 
+const FINGERPRINT_RE = /^[A-Za-z0-9._:-]{8,128}$/;
+
+/**
+ * Refuses a fingerprint the server would refuse (400): 8-128 of A-Z a-z 0-9 . _ : -.
+ * A mistake in the app's options, said at once rather than taken for a server that
+ * cannot be reached.
+ */
+export function checkFingerprint(fingerprint: string): string {
+  if (!FINGERPRINT_RE.test(fingerprint)) {
+    throw new LicenseError(
+      "CHECK_IN_UNAVAILABLE",
+      `the machine fingerprint ${JSON.stringify(fingerprint.slice(0, 140))} is not one the license ` +
+        "server accepts: give 8-128 of A-Z a-z 0-9 . _ : - (or leave it out for machineFingerprint())",
+    );
+  }
+  return fingerprint;
+}
+
 /**
  * The host name as the server accepts it (1-255 characters, no C0, DEL or C1
  * control characters), or undefined: it is only a label for the vendor, so

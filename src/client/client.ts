@@ -30,6 +30,7 @@ import { toKeyRing } from "./keys.js";
 import {
   AnswerRefused,
   DEFAULT_MAX_SKEW_MS,
+  checkFingerprint,
   DEFAULT_TIMEOUT_MS,
   exchangeRevocations,
   exchangeSeat,
@@ -187,6 +188,7 @@ export class LicenseClient {
     this.#now = options.now ?? (() => new Date());
     this.#online = options.online ?? {};
     if (this.#online.server !== undefined) serverBase(this.#online.server);
+    if (this.#online.fingerprint !== undefined) checkFingerprint(this.#online.fingerprint);
   }
 
   /** The online check-in record's path, `online.json` beside the license file. */
@@ -399,7 +401,7 @@ export class LicenseClient {
   }
 
   #machine(options: OnlineCallOptions = {}): string {
-    if (options.fingerprint !== undefined) return options.fingerprint;
+    if (options.fingerprint !== undefined) return checkFingerprint(options.fingerprint);
     if (this.#online.fingerprint !== undefined) return this.#online.fingerprint;
     this.#fingerprint ??= machineFingerprint();
     return this.#fingerprint;

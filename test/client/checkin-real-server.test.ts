@@ -321,6 +321,26 @@ describe.each(backendNames())("the client against the real server on %s", (backe
     expect(hostLabel(() => "kiosk-7")).toBe("kiosk-7");
   });
 
+  it("refuses, before sending, a fingerprint the server would refuse with 400", async () => {
+    const { license_key, blob } = await issue(1);
+    const raw = await fetch(`${url}/v1/check-in`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ blob, fingerprint: "short", nonce: "n".repeat(20) }),
+    });
+    expect(raw.status).toBe(400);
+    for (const fingerprint of ["short", "has space in it", "a/b/c/d/e/f", "x".repeat(129)]) {
+      expect(() => new LicenseClient({ publicKeys: ring, online: { fingerprint } })).toThrow(
+        expect.objectContaining({ code: "CHECK_IN_UNAVAILABLE" }),
+      );
+    }
+    const a = machine(blob, "machine-a-0001");
+    await expect(
+      a.client.activateMachine({ server: url, fingerprint: "has space in it" }),
+    ).rejects.toMatchObject({ code: "CHECK_IN_UNAVAILABLE", message: /8-128 of A-Z/ });
+    expect((await seatsOnServer(license_key)).seats.used).toBe(0);
+  });
+
   it("gives the buyer commands the exit statuses their help promises against the real answers", async () => {
     const { license_key, blob } = await issue(1);
     const home = tempHome("dtl-real-cli-");
