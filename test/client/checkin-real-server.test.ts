@@ -321,6 +321,20 @@ describe.each(backendNames())("the client against the real server on %s", (backe
     expect(hostLabel(() => "kiosk-7")).toBe("kiosk-7");
   });
 
+  it("treats a signed 429 RATE_LIMITED as no answer: the last good one stays in force", async () => {
+    const { blob } = await issue(1);
+    const a = machine(blob, "machine-a-0001");
+    const limited = await listen(await h.other({ verifyRateLimit: 1 }));
+    const first = await a.client.activateMachine({ server: limited });
+    expect(first).toMatchObject({ ok: true, code: "ACTIVATED" });
+    tick();
+    const refused = await a.client.checkIn();
+    expect(refused).toMatchObject({ ok: false, code: "CHECK_IN_UNAVAILABLE", httpStatus: 429 });
+    expect(refused.error!.message).toMatch(/RATE_LIMITED/);
+    expect(refused.status.state).toBe("active");
+    expect(refused.status.online!.last_check_in).toBe(first.answer!.server_time);
+  });
+
   it("refuses, before sending, a fingerprint the server would refuse with 400", async () => {
     const { license_key, blob } = await issue(1);
     const raw = await fetch(`${url}/v1/check-in`, {
