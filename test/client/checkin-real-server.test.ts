@@ -7,7 +7,8 @@ import { LicenseClient, loadLicense } from "../../src/client/index.js";
 import { hostLabel } from "../../src/cli/online.js";
 import { backendNames } from "../store/databases.js";
 import { runInProcess, spawnCli, tempHome } from "../helpers/cli.js";
-import { createHarness, ring, type Harness } from "../server/harness.js";
+import { KeyRing, generateKeypair, importSigner } from "../../src/core/keys.js";
+import { createHarness, ring, signer, type Harness } from "../server/harness.js";
 
 const ADA = { name: "Ada Lovelace", email: "ada@example.com" };
 const MINUTE = 60_000;
@@ -333,6 +334,28 @@ describe.each(backendNames())("the client against the real server on %s", (backe
     expect(refused.error!.message).toMatch(/RATE_LIMITED/);
     expect(refused.status.state).toBe("active");
     expect(refused.status.online!.last_check_in).toBe(first.answer!.server_time);
+  });
+
+  it("refuses the answers of a server whose signing key the app does not trust yet (rotated too early): ANSWER_KEY_UNKNOWN", async () => {
+    const { blob } = await issue(1);
+    const a = machine(blob, "machine-a-0001");
+    expect((await a.client.activateMachine({ server: url })).code).toBe("ACTIVATED");
+    const next = importSigner(Buffer.from(generateKeypair().privateKeyHex, "hex"));
+    const rotated = await listen(
+      await h.other({ signer: next, ring: new KeyRing([signer.publicKey, next.publicKey]) }),
+    );
+    tick();
+    const refused = await a.client.checkIn({ server: rotated });
+    expect(refused).toMatchObject({ ok: false, code: "ANSWER_KEY_UNKNOWN", httpStatus: 200 });
+    expect(refused.status.state).toBe("active");
+    // An app that ships both keys believes it.
+    const both = new LicenseClient({
+      publicKeys: new KeyRing([signer.publicKey, next.publicKey]),
+      home: a.home,
+      now: () => h.clock.now,
+      online: { fingerprint: "machine-a-0001" },
+    });
+    expect(await both.checkIn({ server: rotated })).toMatchObject({ ok: true, code: "VALID" });
   });
 
   it("refuses, before sending, a fingerprint the server would refuse with 400", async () => {
