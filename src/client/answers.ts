@@ -151,7 +151,8 @@ async function send(
         ...(body === undefined ? {} : { "content-type": "application/json" }),
       },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      redirect: "error",
+      // Never followed: a signed answer is about the address asked (see the 3xx check below).
+      redirect: "manual",
       signal: AbortSignal.timeout(timeoutMs),
     });
   } catch (err) {
@@ -164,6 +165,15 @@ async function send(
       "CHECK_IN_UNAVAILABLE",
       `cannot reach the license server at ${base} (${why}); check the network and try again later`,
       { cause: err },
+    );
+  }
+  if (res.status >= 300 && res.status < 400) {
+    const to = res.headers.get("location");
+    void res.body?.cancel().catch(() => undefined);
+    throw new LicenseError(
+      "CHECK_IN_UNAVAILABLE",
+      `the license server at ${base} answered ${res.status}, a redirect${to ? ` to ${to}` : ""}; ` +
+        "redirects are not followed: give the server's own address (https://…, as the vendor names it)",
     );
   }
   let bytes: Uint8Array;

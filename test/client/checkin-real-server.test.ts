@@ -1,6 +1,8 @@
 // The client library and the buyer command line against the real license server (fastify on
 // 127.0.0.1:0 over PGlite, and PostgreSQL when TEST_DATABASE_URL is set): the two halves of
 // the online check-in, built against docs/FORMAT.md, talking to each other.
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { LicenseClient, loadLicense } from "../../src/client/index.js";
@@ -356,6 +358,26 @@ describe.each(backendNames())("the client against the real server on %s", (backe
       online: { fingerprint: "machine-a-0001" },
     });
     expect(await both.checkIn({ server: rotated })).toMatchObject({ ok: true, code: "VALID" });
+  });
+
+  it("names the redirect when the address given redirects (nginx sends plain http to https) and follows none", async () => {
+    const { blob } = await issue(1);
+    const redirect = createServer((req, res) => {
+      res.writeHead(301, { location: `https://license.example.com${req.url}` }).end();
+    });
+    await new Promise<void>((done) => redirect.listen(0, "127.0.0.1", done));
+    try {
+      const { port } = redirect.address() as AddressInfo;
+      const a = machine(blob, "machine-a-0001");
+      const result = await a.client.activateMachine({ server: `http://127.0.0.1:${port}` });
+      expect(result).toMatchObject({ ok: false, code: "CHECK_IN_UNAVAILABLE" });
+      expect(result.error!.message).toMatch(
+        /answered 301, a redirect to https:\/\/license\.example\.com\/v1\/activations; redirects are not followed/,
+      );
+    } finally {
+      redirect.closeAllConnections();
+      await new Promise<void>((done) => redirect.close(() => done()));
+    }
   });
 
   it("refuses, before sending, a fingerprint the server would refuse with 400", async () => {
