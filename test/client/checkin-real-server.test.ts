@@ -19,12 +19,10 @@ const DAY = 86_400_000;
 describe.each(backendNames())("the client against the real server on %s", (backend) => {
   let h: Harness;
   let url: string;
-  const listening: FastifyInstance[] = [];
 
-  /** Starts an app of the harness on a real socket; its base URL. */
+  /** Starts an app of the harness on a real socket (closed with the harness); its base URL. */
   async function listen(app: FastifyInstance): Promise<string> {
     await app.listen({ host: "127.0.0.1", port: 0 });
-    listening.push(app);
     const address = app.server.address();
     if (address === null || typeof address === "string") throw new Error("no TCP address");
     return `http://127.0.0.1:${address.port}`;
@@ -70,7 +68,7 @@ describe.each(backendNames())("the client against the real server on %s", (backe
     expect(res.status).toBe(200);
     return res.body as {
       seats: { limit: number | null; used: number };
-      activations: { fingerprint: string; released_at: string | null }[];
+      activations: { id: number; fingerprint: string; released_at: string | null }[];
     };
   }
 
@@ -411,7 +409,7 @@ describe.each(backendNames())("the client against the real server on %s", (backe
 
     // An admin releases the seat: check-in exits 1 NOT_ACTIVATED, status 8 until activated again.
     const seats = await seatsOnServer(license_key);
-    const id = (seats.activations[0] as unknown as { id: number }).id;
+    const id = seats.activations[0]!.id;
     expect((await admin("POST", `/v1/activations/${id}/release`)).status).toBe(200);
     tick();
     const gone = await cli(["check-in"]);
