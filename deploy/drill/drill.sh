@@ -351,7 +351,8 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
   fail "openssl could not make the CA"
 openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$HOST" \
   -keyout "$TLS/privkey.pem" -out "$TLS/server.csr" 2>/dev/null || fail "openssl could not make a key"
-printf 'subjectAltName=DNS:%s\nextendedKeyUsage=serverAuth\n' "$HOST" >"$TLS/ext.cnf"
+# IP:127.0.0.1 too: the buyer's command line reaches nginx by address (Node has no --resolve).
+printf 'subjectAltName=DNS:%s,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' "$HOST" >"$TLS/ext.cnf"
 openssl x509 -req -in "$TLS/server.csr" -CA "$TLS/ca.pem" -CAkey "$TLS/ca.key" -CAcreateserial \
   -days 30 -extfile "$TLS/ext.cnf" -out "$TLS/cert.pem" 2>/dev/null || fail "openssl could not sign"
 cat "$TLS/cert.pem" "$TLS/ca.pem" >"$TLS/fullchain.pem"
@@ -657,6 +658,34 @@ refund="$(stripe_event refund)"
 [ "$(jq -r .license_key <<<"$refund")" = "$SOLD_KEY" ] || fail "the refund did not act on $SOLD_KEY: $refund"
 [ "$(verify "$(cat "$SALE/mail/$SOLD_KEY.dtlic")" | jq -r .code)" = REVOKED ] || fail "verify does not say REVOKED after the refund"
 echo "$PROG: refunded: verify says REVOKED"
+
+step "online check-in through nginx: the buyer activates a one-seat license, checks in, the admin revokes, the check-in says revoked"
+ONLINE="$WORK/online"
+install -d -m 700 "$ONLINE" "$ONLINE/buyer"
+seated="$(api POST /v1/licenses '{"name":"Drill Seat Buyer","email":"seat.buyer@example.com","tier":"pro","seats":1}')"
+SEAT_KEY="$(jq -r .license_key <<<"$seated")"
+[ "$(jq -r .seats <<<"$seated")" = 1 ] || fail "the license was not issued with one seat: $seated"
+jq -r .blob <<<"$seated" >"$ONLINE/seat.dtlic"
+# The buyer's machine as before, trusting the drill's CA as a system CA would be trusted; nginx by
+# address (the site is the only one on the port, and the certificate names 127.0.0.1 too).
+ONLINE_URL="https://127.0.0.1:$HTTPS_PORT"
+SEAT_BUYER=(env -i "${BASE_VARS[@]}" "HOME=$ONLINE/buyer" "DATATOOLS_LICENSE_PUBKEY_FILE=$SECRETS/license-public-keys"
+  "NODE_EXTRA_CA_CERTS=$TLS/ca.pem" node "$BUYER_CLI")
+"${SEAT_BUYER[@]}" activate --file "$ONLINE/seat.dtlic" --name "Drill Seat Buyer" --email seat.buyer@example.com \
+  --server "$ONLINE_URL" --json >"$ONLINE/activate.json" || fail "activate --server failed: $(cat "$ONLINE/activate.json")"
+[ "$(jq -r '"\(.online.code) \(.online.http_status) \(.online.seats.used)/\(.online.seats.limit)"' "$ONLINE/activate.json")" = "ACTIVATED 201 1/1" ] ||
+  fail "activate --server did not take the seat: $(cat "$ONLINE/activate.json")"
+check "dtlicense check-in did not answer VALID" "${SEAT_BUYER[@]}" check-in
+[ "$(api GET "/v1/licenses/$SEAT_KEY/activations" | jq -r .seats.used)" = 1 ] || fail "the server does not show the seat taken"
+api POST "/v1/licenses/$SEAT_KEY/revoke" '{"reason":"drill: refunded"}' >/dev/null
+code=0
+"${SEAT_BUYER[@]}" check-in >"$ONLINE/revoked.txt" 2>&1 || code=$?
+[ "$code" = 6 ] || fail "check-in after the revocation exited $code, not 6 (revoked): $(cat "$ONLINE/revoked.txt")"
+grep -q REVOKED "$ONLINE/revoked.txt" || fail "check-in after the revocation does not say REVOKED: $(cat "$ONLINE/revoked.txt")"
+code=0
+"${SEAT_BUYER[@]}" status >/dev/null 2>&1 || code=$?
+[ "$code" = 6 ] || fail "dtlicense status (offline) after the revoked check-in exited $code, not 6"
+echo "$PROG: $SEAT_KEY activated online through nginx (1 of 1 seats), checked in, revoked: check-in exit 6 REVOKED"
 
 step "stop everything"
 stop_server

@@ -5,7 +5,7 @@
 import { hostname } from "node:os";
 import { LicenseError, type ErrorCode } from "../core/errors.js";
 import type { LicenseClient, OnlineResult } from "../client/client.js";
-import type { SeatAnswer } from "../client/answers.js";
+import { sendableHostname, type SeatAnswer } from "../client/answers.js";
 import type { LicenseState } from "../client/check.js";
 
 /** Seconds, from `--timeout`: 1 to 120. */
@@ -22,13 +22,9 @@ export function timeoutMs(value: string | undefined): number | undefined {
 }
 
 /** This machine's host name as sent at activation (shown to the vendor), if it is sendable. */
-export function hostLabel(): string | undefined {
+export function hostLabel(name: () => string = hostname): string | undefined {
   try {
-    const name = hostname();
-    // eslint-disable-next-line no-control-regex
-    return name.length >= 1 && name.length <= 255 && !/[\u0000-\u001f\u007f]/.test(name)
-      ? name
-      : undefined;
+    return sendableHostname(name());
   } catch {
     return undefined;
   }

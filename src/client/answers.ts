@@ -79,6 +79,38 @@ export function newNonce(): string {
   return randomBytes(24).toString("base64url");
 }
 
+const FINGERPRINT_RE = /^[A-Za-z0-9._:-]{8,128}$/;
+
+/**
+ * Refuses a fingerprint the server would refuse (400): 8-128 of A-Z a-z 0-9 . _ : -.
+ * A mistake in the app's options, said at once rather than taken for a server that
+ * cannot be reached.
+ */
+export function checkFingerprint(fingerprint: string): string {
+  if (!FINGERPRINT_RE.test(fingerprint)) {
+    throw new LicenseError(
+      "CHECK_IN_UNAVAILABLE",
+      `the machine fingerprint ${JSON.stringify(fingerprint.slice(0, 140))} is not one the license ` +
+        "server accepts: give 8-128 of A-Z a-z 0-9 . _ : - (or leave it out for machineFingerprint())",
+    );
+  }
+  return fingerprint;
+}
+
+/**
+ * The host name as the server accepts it (1-255 characters, no C0, DEL or C1
+ * control characters), or undefined: it is only a label for the vendor, so
+ * one the server would refuse is left out rather than failing the activation.
+ */
+export function sendableHostname(name: string | undefined): string | undefined {
+  if (name === undefined) return undefined;
+  // UTF-16 units: never more than the server's count of characters.
+  // eslint-disable-next-line no-control-regex
+  return name.length >= 1 && name.length <= 255 && !/[\u0000-\u001f\u007f-\u009f]/.test(name)
+    ? name
+    : undefined;
+}
+
 /** Checks a server URL (http or https, no query); returns it without a trailing slash. */
 export function serverBase(server: string): string {
   let url: URL;
@@ -119,7 +151,8 @@ async function send(
         ...(body === undefined ? {} : { "content-type": "application/json" }),
       },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      redirect: "error",
+      // Never followed: a signed answer is about the address asked (see the 3xx check below).
+      redirect: "manual",
       signal: AbortSignal.timeout(timeoutMs),
     });
   } catch (err) {
@@ -132,6 +165,15 @@ async function send(
       "CHECK_IN_UNAVAILABLE",
       `cannot reach the license server at ${base} (${why}); check the network and try again later`,
       { cause: err },
+    );
+  }
+  if (res.status >= 300 && res.status < 400) {
+    const to = res.headers.get("location");
+    void res.body?.cancel().catch(() => undefined);
+    throw new LicenseError(
+      "CHECK_IN_UNAVAILABLE",
+      `the license server at ${base} answered ${res.status}, a redirect${to ? ` to ${to}` : ""}; ` +
+        "redirects are not followed: give the server's own address (https://…, as the vendor names it)",
     );
   }
   let bytes: Uint8Array;

@@ -30,10 +30,12 @@ import { toKeyRing } from "./keys.js";
 import {
   AnswerRefused,
   DEFAULT_MAX_SKEW_MS,
+  checkFingerprint,
   DEFAULT_TIMEOUT_MS,
   exchangeRevocations,
   exchangeSeat,
   newNonce,
+  sendableHostname,
   serverBase,
   type RevocationList,
   type SeatAnswer,
@@ -43,6 +45,7 @@ import { machineFingerprint } from "./fingerprint.js";
 import {
   DEFAULT_GRACE_MS,
   GOOD_CODES,
+  SEATLESS_CODES,
   STOP_CODES,
   applyOnline,
   onlinePath,
@@ -50,6 +53,7 @@ import {
   removeOnlineRecord,
   updateOnlineRecord,
   verifyStoredList,
+  verifyStoredSeat,
   EMPTY_RECORD,
   type OnlineRecord,
 } from "./online.js";
@@ -184,6 +188,7 @@ export class LicenseClient {
     this.#now = options.now ?? (() => new Date());
     this.#online = options.online ?? {};
     if (this.#online.server !== undefined) serverBase(this.#online.server);
+    if (this.#online.fingerprint !== undefined) checkFingerprint(this.#online.fingerprint);
   }
 
   /** The online check-in record's path, `online.json` beside the license file. */
@@ -313,7 +318,7 @@ export class LicenseClient {
           "dtlicense activate BLOB --name NAME --email EMAIL --server URL",
       );
     }
-    const hostname = options.hostname ?? this.#online.hostname;
+    const hostname = sendableHostname(options.hostname ?? this.#online.hostname);
     const request = {
       blob: record.blob,
       fingerprint: this.#machine(options),
@@ -333,11 +338,24 @@ export class LicenseClient {
       const change = (r: OnlineRecord): OnlineRecord | undefined => {
         if (!mine) return undefined;
         if (path === "/v1/activations/release") {
+          // The server releases a revoked or suspended license's seat too (RELEASED, state
+          // "revoked"): its stop answer stays, or releasing would bring the license back here.
+          const stop = answer.state === "active" ? null : r.stop;
           return answer.code === "RELEASED" || answer.code === "NOT_ACTIVATED"
-            ? { ...r, server: null, good: null, stop: null }
+            ? { ...r, server: null, good: null, stop }
             : undefined;
         }
         if (GOOD_CODES.has(answer.code)) return { ...r, server: base, good: raw, stop: null };
+        // The server says this machine holds no seat (released by an admin, reclaimed, or taken
+        // by another machine meanwhile): the earlier good answer no longer vouches for it.
+        if (SEATLESS_CODES.has(answer.code)) {
+          const held = r.good ? verifyStoredSeat(r.good, this.ring) : undefined;
+          const thisMachine =
+            held !== undefined &&
+            typeof held !== "string" &&
+            held.answer.activation?.fingerprint === request.fingerprint;
+          return thisMachine ? { ...r, server: r.server ?? base, good: null } : undefined;
+        }
         // The good answer goes: removing the stop answer by hand must leave no good one behind.
         if (STOP_CODES.has(answer.code)) {
           return { ...r, server: r.server ?? base, good: null, stop: raw };
@@ -383,7 +401,7 @@ export class LicenseClient {
   }
 
   #machine(options: OnlineCallOptions = {}): string {
-    if (options.fingerprint !== undefined) return options.fingerprint;
+    if (options.fingerprint !== undefined) return checkFingerprint(options.fingerprint);
     if (this.#online.fingerprint !== undefined) return this.#online.fingerprint;
     this.#fingerprint ??= machineFingerprint();
     return this.#fingerprint;

@@ -34,6 +34,8 @@ const MAX_FILE_BYTES = 8 * 1024 * 1024;
 
 /** Answer codes that vouch for the license on this machine (they start a new grace period). */
 export const GOOD_CODES: ReadonlySet<string> = new Set(["VALID", "ACTIVATED", "ALREADY_ACTIVE"]);
+/** Answer codes that say this machine holds no seat (the good answer it had no longer counts). */
+export const SEATLESS_CODES: ReadonlySet<string> = new Set(["NOT_ACTIVATED", "SEAT_LIMIT_REACHED"]);
 /** Answer codes that say the license must stop working. */
 export const STOP_CODES: ReadonlySet<string> = new Set(["REVOKED", "SUSPENDED", "EXPIRED"]);
 

@@ -158,7 +158,8 @@ Exit status (for scripts):
   6  revoked: a signed answer of the license server or its revocation list says so
   7  suspended: likewise; it works again once the vendor reinstates it and you check in
   8  check_in_required: activated online, but not checked in within the grace period
-     (14 days); connect and run dtlicense check-in
+     (14 days); connect and run dtlicense check-in. Also when the server said this
+     machine holds no seat (released or reclaimed): activate --server again
   1  another error (for example a bad $DATATOOLS_CATALOGUE)
 
 --json prints {state, license_key, name, email, tier, features, issued_at, expires_at,
@@ -190,7 +191,8 @@ With --server the license is stored as without it, then this machine takes one o
 license's seats on the server, whose address is kept for dtlicense check-in. When all
 seats are taken (SEAT_LIMIT_REACHED), release one first: dtlicense deactivate on the
 machine you leave. Exit status 1 when the machine could not be activated online (the
-license stays stored here).
+license stays stored here); 4, 6 or 7 when the server says the license is expired,
+revoked or suspended (as dtlicense status).
 --json prints {activated, changed, license_key, expires_at, online}; online is null
 without --server, else {ok, code, http_status, message, server, seats, status}.
 Examples:
