@@ -44,6 +44,7 @@ button.danger { background: var(--danger); border-color: var(--danger); }
 .filters label { margin: 0 0 .25rem; }
 .notice { border-left: 4px solid var(--ok); background: #e6f4ea; padding: .5rem .75rem; }
 .error { border-left: 4px solid var(--danger); background: #fce8e6; padding: .5rem .75rem; }
+.delivery-failing { border-left: 4px solid var(--danger); padding-left: .75rem; overflow-wrap: anywhere; }
 .scroll { overflow-x: auto; }
 table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: .4rem .5rem; border-bottom: 1px solid var(--line); vertical-align: top; }
