@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { insertActivation } from "../../src/store/activations.js";
 import { createHarness, type Harness } from "../server/harness.js";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -88,6 +89,15 @@ describe.skipIf(!run)("the admin console in chromium", () => {
     await page.getByText("The license was issued and signed.").waitFor();
   }
 
+  /** A machine takes a seat of the license whose page is open, which is then reloaded. */
+  async function seatTaken(page: Page, hostname: string): Promise<void> {
+    const key = decodeURIComponent(new URL(page.url()).pathname.split("/")[3]!);
+    await h.t.db.transaction((tx) =>
+      insertActivation(tx, key, "f".repeat(64), hostname, { actor: "machine" }, h.clock.now),
+    );
+    await page.reload();
+  }
+
   /** Licenses issued over the past months through the API, so the dashboard has a history. */
   async function seed(): Promise<void> {
     const buyers = [
@@ -159,7 +169,18 @@ describe.skipIf(!run)("the admin console in chromium", () => {
     await expect(page.getByRole("button", { name: "Copy the blob" }).isVisible()).resolves.toBe(
       true,
     );
+    await seatTaken(page, "ada-laptop");
+    await page.getByRole("heading", { name: "Seats" }).waitFor();
+    await expect(page.locator("#seats + p").textContent()).resolves.toMatch(
+      /No seat limit;\s+1 held now\./,
+    );
     await page.screenshot({ path: join(IMAGES, "console-license.png"), fullPage: true });
+    await page.getByRole("button", { name: "Release the seat of ada-laptop" }).click();
+    await page.getByText("The seat was released.").waitFor();
+    await page.getByText("No machine holds a seat.").waitFor();
+    await page.getByLabel(/Seat limit/).fill("2");
+    await page.getByRole("button", { name: "Change the limit" }).click();
+    await page.getByText("The seat limit was changed.").waitFor();
 
     await page.getByRole("link", { name: "Revoke…" }).click();
     await page.getByLabel(/Reason/).fill("refunded on request");
@@ -223,6 +244,8 @@ describe.skipIf(!run)("the admin console in chromium", () => {
       Number(await page.evaluate("document.documentElement.scrollWidth - window.innerWidth"));
     expect(await widths()).toBeLessThanOrEqual(0);
     await issue(page, "Ada Lovelace", "ada@example.com");
+    await seatTaken(page, "a-rather-long-build-machine-name.ci.example.com");
+    await page.getByRole("heading", { name: "Seats" }).waitFor();
     expect(await widths()).toBeLessThanOrEqual(0);
     await page.getByRole("navigation").getByRole("link", { name: "Licenses" }).click();
     expect(await widths()).toBeLessThanOrEqual(0);
