@@ -46,6 +46,7 @@ button.danger { background: var(--danger); border-color: var(--danger); }
 .error { border-left: 4px solid var(--danger); background: #fce8e6; padding: .5rem .75rem; }
 .delivery-failing { border-left: 4px solid var(--danger); padding-left: .75rem; overflow-wrap: anywhere; }
 .scroll { overflow-x: auto; position: relative; }
+caption { text-align: left; font-weight: 600; padding: .25rem 0; }
 table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: .4rem .5rem; border-bottom: 1px solid var(--line); vertical-align: top; }
 th { background: var(--soft); }

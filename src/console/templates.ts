@@ -106,7 +106,7 @@ ${csrf}
 <% } %>
 <% if (it.d.delivery.failing.length > 0) { %>
 <div class="scroll"><table>
-<caption>Failing<% if (it.d.delivery.failing.length >= it.problemsShown) { %> (the next <%= it.problemsShown %> due)<% } %></caption>
+<caption>Failing e-mails, the next due first<% if (it.d.delivery.failing.length >= it.problemsShown) { %> (the first <%= it.problemsShown %>)<% } %></caption>
 <thead><tr><th scope="col">License</th><th scope="col">Last error</th><th scope="col">Next attempt</th></tr></thead>
 <tbody>
 <% for (const o of it.d.delivery.failing) { %>
@@ -123,7 +123,7 @@ ${csrf}
 <% } else { %>
 <p><strong><%= it.d.webhooks.ignored %></strong> store webhook event<%= it.d.webhooks.ignored === 1 ? " was" : "s were" %> ignored. Fix the cause (e.g. add the product to the products file and restart), then replay one with <code>dtlicense webhooks replay ID</code>.</p>
 <div class="scroll"><table>
-<caption>The latest<% if (it.d.webhooks.ignored > it.d.webhooks.latest.length) { %> <%= it.d.webhooks.latest.length %><% } %></caption>
+<caption>The latest<% if (it.d.webhooks.ignored > it.d.webhooks.latest.length) { %> <%= it.d.webhooks.latest.length %><% } %> ignored events</caption>
 <thead><tr><th scope="col" class="num">ID</th><th scope="col">Store and event</th><th scope="col">Received</th><th scope="col">Reason</th></tr></thead>
 <tbody>
 <% for (const e of it.d.webhooks.latest) { %>
@@ -224,11 +224,12 @@ ${csrf}
 <h2 id="seats">Seats</h2>
 <p><% if (it.seats.seats.limit === null) { %>No seat limit<% } else { %>Limit: <strong><%= it.seats.seats.limit %></strong> machine<%= it.seats.seats.limit === 1 ? "" : "s" %><% } %>;
 <strong><%= it.seats.seats.used %></strong> held now.</p>
-<form method="post" action="/admin/licenses/<%= encodeURIComponent(it.l.license_key) %>/seats" class="inline">
+<form method="post" action="/admin/licenses/<%= encodeURIComponent(it.l.license_key) %>/seats" class="inline actions">
 ${csrf}
-<div><label for="seat-limit">Seat limit (1–10,000; empty for no limit)</label>
-<input id="seat-limit" name="seats" type="number" min="1" max="10000" value="<%= it.seats.seats.limit === null ? "" : it.seats.seats.limit %>"></div>
+<div><label for="seat-limit">Seat limit</label>
+<input id="seat-limit" name="seats" type="number" min="1" max="10000" aria-describedby="seat-help" value="<%= it.seats.seats.limit === null ? "" : it.seats.seats.limit %>"></div>
 <button type="submit" class="secondary">Change the limit</button>
+<span id="seat-help" class="muted">1 to 10,000 machines; empty for no limit.</span>
 </form>
 <% if (it.held.length === 0) { %>
 <p>No machine holds a seat.</p>
@@ -256,7 +257,7 @@ ${csrf}
 <% } else { %>
 <p>No license e-mail was queued for this license.</p>
 <% } %>
-<form method="post" action="/admin/licenses/<%= encodeURIComponent(it.l.license_key) %>/deliver" class="inline">
+<form method="post" action="/admin/licenses/<%= encodeURIComponent(it.l.license_key) %>/deliver" class="inline actions">
 ${csrf}
 <button type="submit" class="secondary">Re-deliver e-mail</button>
 <span class="muted">Queues the stored blob (never re-signed) to <%= it.l.email %>.</span>
