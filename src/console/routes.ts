@@ -56,6 +56,8 @@ export interface ConsoleOptions {
   readonly service: ServiceContext;
   readonly sessions?: SessionLimits;
   readonly limiter?: SignInLimiter;
+  /** Whether license e-mails are sent ("on": SMTP configured) or wait in the outbox ("off"). */
+  readonly delivery?: "on" | "off";
 }
 
 const CSP = [
@@ -359,6 +361,7 @@ export async function registerConsole(app: FastifyInstance, options: ConsoleOpti
         ringKids: ctx.ring.keys().map((k) => k.kid),
         expiringDays: EXPIRING_DAYS,
         problemsShown: PROBLEMS_SHOWN,
+        deliveryOff: options.delivery === "off",
         chart: issuedChart(d.months, TIERS),
         swatches: TIERS.map((_, i) => swatch(i)),
       }),
@@ -503,6 +506,7 @@ export async function registerConsole(app: FastifyInstance, options: ConsoleOpti
         changes: CHANGES.filter((c) => CHANGE_FROM[c].includes(l.status)),
         filename: fileName(l.license_key),
         sale: sold.sale,
+        deliveryOff: options.delivery === "off",
         delivery: sold.delivery,
         seats,
         held: seats.activations.filter((a) => !a.released_at),

@@ -99,6 +99,7 @@ ${csrf}
 <% if (it.d.moreExpiring) { %><p><a href="/admin/licenses?state=active&amp;expiring=<%= it.expiringDays %>">All licenses expiring within <%= it.expiringDays %> days</a></p><% } %>
 <% } %>
 <h2>Undelivered e-mails</h2>
+<% if (it.deliveryOff) { %><p class="error" role="note">This server sends no e-mail: SMTP is not configured (<code>SMTP_URL</code>, <code>DATATOOLS_MAIL_FROM</code>; see docs/SELLING.md). License e-mails wait in the outbox until it is.</p><% } %>
 <% if (it.d.delivery.unsent === 0) { %>
 <p>Every license e-mail was sent.</p>
 <% } else { %>
@@ -252,6 +253,7 @@ ${csrf}
 <% if (it.sale) { %>
 <p>Sold through <strong><%= it.sale.provider %></strong>, reference <code><%= it.sale.reference %></code> (product <code><%= it.sale.product %></code>).</p>
 <% } %>
+<% if (it.deliveryOff) { %><p class="error" role="note">This server sends no e-mail: SMTP is not configured (<code>SMTP_URL</code>, <code>DATATOOLS_MAIL_FROM</code>; see docs/SELLING.md). License e-mails wait in the outbox until it is.</p><% } %>
 <% if (it.delivery) { %>
 <p class="delivery delivery-<%= it.delivery.status %>"><% if (it.delivery.status === "sent") { %>The license e-mail was <strong>sent</strong> at <time datetime="<%= it.delivery.sent_at %>"><%= it.f.time(it.delivery.sent_at) %></time>.<% } else if (it.delivery.status === "failing") { %>The license e-mail is <strong>failing</strong> after <%= it.delivery.attempts %> attempt<%= it.delivery.attempts === 1 ? "" : "s" %>; next attempt at <time datetime="<%= it.delivery.next_attempt_at %>"><%= it.f.time(it.delivery.next_attempt_at) %></time>.<br>Last error: <%= it.delivery.last_error %><% } else { %>The license e-mail is <strong>queued</strong> (since <time datetime="<%= it.delivery.created_at %>"><%= it.f.time(it.delivery.created_at) %></time>); the server's delivery worker sends it.<% } %></p>
 <% } else { %>

@@ -12,6 +12,7 @@ import {
   markDeliverySent,
   settleWebhookEvent,
 } from "../../src/store/sales.js";
+import { SALES } from "../sales/fixtures.js";
 import { START, createHarness, type Harness } from "../server/harness.js";
 import { backendNames } from "../store/databases.js";
 
@@ -244,6 +245,31 @@ for (const backend of backendNames()) {
         const missing = await post(`/admin/activations/${id}/release`, { _csrf: s.csrf });
         expect(missing.statusCode, id).toBe(404);
       }
+    });
+
+    it("says on the dashboard and the license page when the server sends no e-mail", async () => {
+      const note = "This server sends no e-mail: SMTP is not configured";
+      expect((await get("/admin/")).body).not.toContain(note);
+      expect((await licensePage()).body).not.toContain(note);
+      const off = await h.other({ sales: SALES });
+      for (const url of ["/admin/", `/admin/licenses/${encodeURIComponent(key)}`]) {
+        const page = await off.inject({
+          method: "GET",
+          url,
+          headers: { ...HTML, cookie: s.cookie },
+        });
+        expect(page.statusCode).toBe(200);
+        expect(page.body).toContain(note);
+      }
+      const on = await h.other({
+        sales: { ...SALES, smtp: { url: "smtp://127.0.0.1:2525" } },
+      });
+      const page = await on.inject({
+        method: "GET",
+        url: "/admin/",
+        headers: { ...HTML, cookie: s.cookie },
+      });
+      expect(page.body).not.toContain(note);
     });
 
     it("shows undelivered e-mails and ignored webhook events on the dashboard as text", async () => {
