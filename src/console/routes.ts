@@ -518,7 +518,11 @@ export async function registerConsole(app: FastifyInstance, options: ConsoleOpti
   app.post("/licenses/:key/deliver", hidden, async (req, reply) => {
     const { key } = req.params as { key: string };
     await queueDelivery(ctx, key);
-    req.log.info({ license_key: key }, "license e-mail queued again from the console");
+    // The service keeps no event of a re-delivery (as for the API); the log names who asked.
+    req.log.info(
+      { license_key: key, actor: req.actor },
+      "license e-mail queued again from the console",
+    );
     return reply.redirect(`${keyPath(key)}?done=deliver#delivery`, 303);
   });
 

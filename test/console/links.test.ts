@@ -161,6 +161,10 @@ for (const backend of backendNames()) {
       expect(await h.count("outbox")).toBe(1);
       const page = await get(res.headers.location as string);
       expect(page.body).toContain("The license e-mail was queued again");
+      const logged = h.logs
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .find((l) => l.msg === "license e-mail queued again from the console");
+      expect(logged).toMatchObject({ license_key: key, actor: "test admin" });
       expect(page.body).toContain("<strong>queued</strong>");
 
       const unknown = await post("/admin/licenses/DT1-PRO-00000000-00000000/deliver", {
