@@ -203,6 +203,12 @@ for (const backend of backendNames()) {
       expect(none.statusCode).toBe(303);
       expect(await seatsOf(key)).toBeNull();
       expect((await licensePage()).body).toContain("No seat limit");
+      const unknown = await post("/admin/licenses/DT1-PRO-00000000-00000000/seats", {
+        _csrf: s.csrf,
+        seats: "2",
+      });
+      expect(unknown.statusCode).toBe(404);
+      expect(await seatsOf(key)).toBeNull();
     });
 
     it("lists the machines holding seats and releases one, freeing it in the database", async () => {
