@@ -44,7 +44,9 @@ button.danger { background: var(--danger); border-color: var(--danger); }
 .filters label { margin: 0 0 .25rem; }
 .notice { border-left: 4px solid var(--ok); background: #e6f4ea; padding: .5rem .75rem; }
 .error { border-left: 4px solid var(--danger); background: #fce8e6; padding: .5rem .75rem; }
-.scroll { overflow-x: auto; }
+.delivery-failing { border-left: 4px solid var(--danger); padding-left: .75rem; overflow-wrap: anywhere; }
+.scroll { overflow-x: auto; position: relative; }
+caption { text-align: left; font-weight: 600; padding: .25rem 0; }
 table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: .4rem .5rem; border-bottom: 1px solid var(--line); vertical-align: top; }
 th { background: var(--soft); }
@@ -55,7 +57,7 @@ dl.fields dd { margin: 0; overflow-wrap: anywhere; }
 pre.blob { white-space: pre-wrap; overflow-wrap: anywhere; background: var(--soft); padding: .75rem;
   border: 1px solid var(--line); font-size: .85rem; }
 ol.timeline { list-style: none; padding: 0; border-left: 3px solid var(--line); margin-left: .5rem; }
-ol.timeline li { padding: .25rem 0 .75rem 1rem; }
+ol.timeline li { padding: .25rem 0 .75rem 1rem; overflow-wrap: anywhere; }
 .state { font-weight: 700; }
 .state-active { color: var(--ok); }
 .state-expired, .state-suspended { color: #8a4b00; }

@@ -21,8 +21,9 @@ import {
   type LiveSession,
   type SessionLimits,
 } from "../service/console-sessions.js";
+import { licenseActivations, releaseSeat, setSeatLimit } from "../service/activations.js";
 import type { ServiceContext } from "../service/context.js";
-import { dashboard, EXPIRING_DAYS } from "../service/dashboard.js";
+import { dashboard, EXPIRING_DAYS, PROBLEMS_SHOWN } from "../service/dashboard.js";
 import { importLog, type ImportSummary, type RecordOutcome } from "../service/imports.js";
 import {
   changeLicenseStatus,
@@ -38,6 +39,7 @@ import {
   type LicenseState,
   type StatusChange,
 } from "../service/licenses.js";
+import { queueDelivery, saleState } from "../service/sales.js";
 import { createToken, listTokens, revokeToken, type CreatedToken } from "../service/tokens.js";
 import { CONSOLE_CSS, CONSOLE_JS } from "./assets.js";
 import { issuedChart, swatch } from "./chart.js";
@@ -54,6 +56,8 @@ export interface ConsoleOptions {
   readonly service: ServiceContext;
   readonly sessions?: SessionLimits;
   readonly limiter?: SignInLimiter;
+  /** Whether license e-mails are sent ("on": SMTP configured) or wait in the outbox ("off"). */
+  readonly delivery?: "on" | "off";
 }
 
 const CSP = [
@@ -75,6 +79,9 @@ const NOTICES: Record<string, string> = {
   reinstate: "The license was reinstated.",
   revoke: "The license was revoked.",
   "token-revoked": "The token was revoked; its console sessions ended.",
+  deliver: "The license e-mail was queued again; the server's delivery worker sends it.",
+  seats: "The seat limit was changed.",
+  released: "The seat was released.",
   "signed-out": "You are signed out.",
   expired: "Your session ended; sign in again.",
 };
@@ -334,6 +341,7 @@ export async function registerConsole(app: FastifyInstance, options: ConsoleOpti
     day: (t: string) => t.slice(0, 10),
     time: (t: string) => t.replace("T", " ").replace(/(:\d\d)(\.\d+)?Z$/, "$1 UTC"),
     cap: (s: string) => s.charAt(0).toUpperCase() + s.slice(1),
+    short: (s: string) => (s.length > 16 ? `${s.slice(0, 12)}…` : s),
     diff: (before: Record<string, unknown>, after: Record<string, unknown>) =>
       Object.keys(after)
         .filter((k) => before[k] !== after[k])
@@ -352,10 +360,10 @@ export async function registerConsole(app: FastifyInstance, options: ConsoleOpti
         states: LICENSE_STATES,
         ringKids: ctx.ring.keys().map((k) => k.kid),
         expiringDays: EXPIRING_DAYS,
+        problemsShown: PROBLEMS_SHOWN,
+        deliveryOff: options.delivery === "off",
         chart: issuedChart(d.months, TIERS),
         swatches: TIERS.map((_, i) => swatch(i)),
-        // Sections other parts of the server add (e-mail delivery, webhooks) go here.
-        sections: [],
       }),
     );
   });
@@ -476,7 +484,12 @@ export async function registerConsole(app: FastifyInstance, options: ConsoleOpti
   app.get("/licenses/:key", hidden, async (req, reply) => {
     const { key } = req.params as { key: string };
     const l = await getLicense(ctx, key);
-    const [events, chain] = await Promise.all([getLicenseEvents(ctx, key), chainOf(l)]);
+    const [events, chain, sold, seats] = await Promise.all([
+      getLicenseEvents(ctx, key),
+      chainOf(l),
+      saleState(ctx, key),
+      licenseActivations(ctx, key),
+    ]);
     const state = f.state(l);
     return send(
       reply,
@@ -492,8 +505,47 @@ export async function registerConsole(app: FastifyInstance, options: ConsoleOpti
         ],
         changes: CHANGES.filter((c) => CHANGE_FROM[c].includes(l.status)),
         filename: fileName(l.license_key),
+        sale: sold.sale,
+        deliveryOff: options.delivery === "off",
+        delivery: sold.delivery,
+        seats,
+        held: seats.activations.filter((a) => !a.released_at),
       }),
     );
+  });
+
+  // Re-delivery queues the stored blob again, as POST /v1/licenses/{key}/deliver does.
+  app.post("/licenses/:key/deliver", hidden, async (req, reply) => {
+    const { key } = req.params as { key: string };
+    await queueDelivery(ctx, key);
+    // The service keeps no event of a re-delivery (as for the API); the log names who asked.
+    req.log.info(
+      { license_key: key, actor: req.actor },
+      "license e-mail queued again from the console",
+    );
+    return reply.redirect(`${keyPath(key)}?done=deliver#delivery`, 303);
+  });
+
+  app.post("/licenses/:key/seats", hidden, async (req, reply) => {
+    const { key } = req.params as { key: string };
+    const raw = field(req.body, "seats").trim();
+    // Empty means no limit; anything but 1-5 digits becomes NaN, which the service refuses (SEATS_INVALID).
+    const seats = raw === "" ? null : /^[0-9]{1,5}$/.test(raw) ? Number(raw) : NaN;
+    await setSeatLimit(ctx, key, seats, who(req));
+    return reply.redirect(`${keyPath(key)}?done=seats#seats`, 303);
+  });
+
+  app.post("/activations/:id/release", hidden, async (req, reply) => {
+    const { id } = req.params as { id: string };
+    if (!/^[0-9]{1,15}$/.test(id) || Number(id) < 1)
+      throw new LicenseError("NOT_FOUND", `no activation with id ${id.slice(0, 20)}`);
+    try {
+      const released = await releaseSeat(ctx, Number(id), who(req));
+      return reply.redirect(`${keyPath(released.license_key)}?done=released#seats`, 303);
+    } catch (err) {
+      if (!isLicenseError(err, "LICENSE_STATE_CONFLICT")) throw err;
+      return messagePage(req, reply, 409, "Not released", `${err.message} [${err.code}]`);
+    }
   });
 
   app.get("/licenses/:key/download", hidden, async (req, reply) => {

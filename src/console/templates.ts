@@ -98,9 +98,43 @@ ${csrf}
 <%~ include("@table", { licenses: it.d.expiring, f: it.f }) %>
 <% if (it.d.moreExpiring) { %><p><a href="/admin/licenses?state=active&amp;expiring=<%= it.expiringDays %>">All licenses expiring within <%= it.expiringDays %> days</a></p><% } %>
 <% } %>
-<% for (const section of it.sections) { %>
-<h2><%= section.title %></h2>
-<p><a href="<%= section.href %>"><%= section.text %></a></p>
+<h2>Undelivered e-mails</h2>
+<% if (it.deliveryOff) { %><p class="error" role="note">This server sends no e-mail: SMTP is not configured (<code>SMTP_URL</code>, <code>DATATOOLS_MAIL_FROM</code>; see docs/SELLING.md). License e-mails wait in the outbox until it is.</p><% } %>
+<% if (it.d.delivery.unsent === 0) { %>
+<p>Every license e-mail was sent.</p>
+<% } else { %>
+<p><strong><%= it.d.delivery.unsent %></strong> license e-mail<%= it.d.delivery.unsent === 1 ? " is" : "s are" %> not sent yet (queued or failing).</p>
+<% } %>
+<% if (it.d.delivery.failing.length > 0) { %>
+<div class="scroll"><table>
+<caption>Failing e-mails, the next due first<% if (it.d.delivery.failing.length >= it.problemsShown) { %> (the first <%= it.problemsShown %>)<% } %></caption>
+<thead><tr><th scope="col">License</th><th scope="col">Last error</th><th scope="col">Next attempt</th></tr></thead>
+<tbody>
+<% for (const o of it.d.delivery.failing) { %>
+<tr><td><a href="/admin/licenses/<%= encodeURIComponent(o.license_key) %>#delivery"><code><%= o.license_key %></code></a></td>
+<td><%= o.last_error ?? "—" %></td>
+<td><%= o.next_attempt_at ? it.f.time(o.next_attempt_at) : "—" %></td></tr>
+<% } %>
+</tbody>
+</table></div>
+<% } %>
+<h2>Ignored webhook events</h2>
+<% if (it.d.webhooks.ignored === 0) { %>
+<p>No store webhook event was ignored.</p>
+<% } else { %>
+<p><strong><%= it.d.webhooks.ignored %></strong> store webhook event<%= it.d.webhooks.ignored === 1 ? " was" : "s were" %> ignored. Fix the cause (e.g. add the product to the products file and restart), then replay one with <code>dtlicense webhooks replay ID</code>.</p>
+<div class="scroll"><table>
+<caption>The latest<% if (it.d.webhooks.ignored > it.d.webhooks.latest.length) { %> <%= it.d.webhooks.latest.length %><% } %> ignored events</caption>
+<thead><tr><th scope="col" class="num">ID</th><th scope="col">Store and event</th><th scope="col">Received</th><th scope="col">Reason</th></tr></thead>
+<tbody>
+<% for (const e of it.d.webhooks.latest) { %>
+<tr><td class="num"><%= e.id %></td>
+<td><%= e.provider %> <code><%= e.type %></code> <code><%= e.event_id %></code></td>
+<td><%= it.f.time(e.received_at) %></td>
+<td><%= e.reason ?? "—" %></td></tr>
+<% } %>
+</tbody>
+</table></div>
 <% } %>
 <h2>Signing keys</h2>
 <% if (it.d.signingKid) { %>
@@ -188,6 +222,48 @@ ${csrf}
 <a class="button secondary" href="/admin/licenses/<%= encodeURIComponent(it.l.license_key) %>/download" download>Download <%= it.filename %></a>
 <span id="blob-status" role="status"></span>
 </div>
+<h2 id="seats">Seats</h2>
+<p><% if (it.seats.seats.limit === null) { %>No seat limit<% } else { %>Limit: <strong><%= it.seats.seats.limit %></strong> machine<%= it.seats.seats.limit === 1 ? "" : "s" %><% } %>;
+<strong><%= it.seats.seats.used %></strong> held now.</p>
+<form method="post" action="/admin/licenses/<%= encodeURIComponent(it.l.license_key) %>/seats" class="inline actions">
+${csrf}
+<div><label for="seat-limit">Seat limit</label>
+<input id="seat-limit" name="seats" type="number" min="1" max="10000" aria-describedby="seat-help" value="<%= it.seats.seats.limit === null ? "" : it.seats.seats.limit %>"></div>
+<button type="submit" class="secondary">Change the limit</button>
+<span id="seat-help" class="muted">1 to 10,000 machines; empty for no limit.</span>
+</form>
+<% if (it.held.length === 0) { %>
+<p>No machine holds a seat.</p>
+<% } else { %>
+<div class="scroll"><table>
+<caption class="visually-hidden">Machines holding a seat</caption>
+<thead><tr><th scope="col">Machine</th><th scope="col">Host name</th><th scope="col">First seen</th><th scope="col">Last seen</th><th scope="col"><span class="visually-hidden">Action</span></th></tr></thead>
+<tbody>
+<% for (const a of it.held) { %>
+<tr><td><code title="<%= a.fingerprint %>"><%= it.f.short(a.fingerprint) %></code></td>
+<td><%= a.hostname ?? "—" %></td>
+<td><%= it.f.time(a.first_seen_at) %></td>
+<td><%= it.f.time(a.last_seen_at) %></td>
+<td><form method="post" action="/admin/activations/<%= a.id %>/release">${csrf}<button type="submit" class="secondary" aria-label="Release the seat of <%= a.hostname ?? it.f.short(a.fingerprint) %>">Release</button></form></td></tr>
+<% } %>
+</tbody>
+</table></div>
+<% } %>
+<h2 id="delivery">E-mail<%= it.sale ? " and sale" : "" %></h2>
+<% if (it.sale) { %>
+<p>Sold through <strong><%= it.sale.provider %></strong>, reference <code><%= it.sale.reference %></code> (product <code><%= it.sale.product %></code>).</p>
+<% } %>
+<% if (it.deliveryOff) { %><p class="error" role="note">This server sends no e-mail: SMTP is not configured (<code>SMTP_URL</code>, <code>DATATOOLS_MAIL_FROM</code>; see docs/SELLING.md). License e-mails wait in the outbox until it is.</p><% } %>
+<% if (it.delivery) { %>
+<p class="delivery delivery-<%= it.delivery.status %>"><% if (it.delivery.status === "sent") { %>The license e-mail was <strong>sent</strong> at <time datetime="<%= it.delivery.sent_at %>"><%= it.f.time(it.delivery.sent_at) %></time>.<% } else if (it.delivery.status === "failing") { %>The license e-mail is <strong>failing</strong> after <%= it.delivery.attempts %> attempt<%= it.delivery.attempts === 1 ? "" : "s" %>; next attempt at <time datetime="<%= it.delivery.next_attempt_at %>"><%= it.f.time(it.delivery.next_attempt_at) %></time>.<br>Last error: <%= it.delivery.last_error %><% } else { %>The license e-mail is <strong>queued</strong> (since <time datetime="<%= it.delivery.created_at %>"><%= it.f.time(it.delivery.created_at) %></time>); the server's delivery worker sends it.<% } %></p>
+<% } else { %>
+<p>No license e-mail was queued for this license.</p>
+<% } %>
+<form method="post" action="/admin/licenses/<%= encodeURIComponent(it.l.license_key) %>/deliver" class="inline actions">
+${csrf}
+<button type="submit" class="secondary">Re-deliver e-mail</button>
+<span class="muted">Queues the stored blob (never re-signed) to <%= it.l.email %>.</span>
+</form>
 <h2>Renewal chain</h2>
 <ol>
 <% for (const c of it.chain) { %>

@@ -249,7 +249,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       ? { revocationsMaxAgeS: options.revocationsMaxAgeS }
       : {}),
   });
-  await app.register(registerConsole, { prefix: "/admin", service: ctx.service });
+  await app.register(registerConsole, {
+    prefix: "/admin",
+    service: ctx.service,
+    // As /readyz says it: whether the server sends license e-mails or they wait.
+    ...(options.sales ? { delivery: options.sales.smtp ? "on" : "off" } : {}),
+  });
   await app.ready();
   return app;
 }

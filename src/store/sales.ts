@@ -313,3 +313,30 @@ export async function countUnsent(q: Queryable): Promise<number> {
   );
   return Number(rows[0]?.n ?? 0);
 }
+
+/** An outbox row whose last attempt failed, with its license. */
+export interface FailingDelivery extends Delivery {
+  readonly license_key: string;
+}
+
+/** Outbox rows whose last attempt failed, the next due first. */
+export async function listFailingDeliveries(
+  q: Queryable,
+  limit: number,
+): Promise<FailingDelivery[]> {
+  const { rows } = await q.query<Row>(
+    `SELECT license_key, ${OUTBOX_COLUMNS} FROM outbox WHERE status = 'failing'
+     ORDER BY next_attempt_at, id LIMIT $1`,
+    [limit],
+  );
+  return rows.map((r) => ({ ...toDelivery(r), license_key: String(r.license_key) }));
+}
+
+/** Webhook events of one status. */
+export async function countWebhookEvents(q: Queryable, status: WebhookStatus): Promise<number> {
+  const { rows } = await q.query<{ n: unknown }>(
+    "SELECT count(*)::int AS n FROM webhook_events WHERE status = $1",
+    [status],
+  );
+  return Number(rows[0]?.n ?? 0);
+}

@@ -8,6 +8,13 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { insertActivation } from "../../src/store/activations.js";
+import {
+  claimWebhookEvent,
+  enqueueDelivery,
+  markDeliveryFailing,
+  settleWebhookEvent,
+} from "../../src/store/sales.js";
 import { createHarness, type Harness } from "../server/harness.js";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -88,6 +95,15 @@ describe.skipIf(!run)("the admin console in chromium", () => {
     await page.getByText("The license was issued and signed.").waitFor();
   }
 
+  /** A machine takes a seat of the license whose page is open, which is then reloaded. */
+  async function seatTaken(page: Page, hostname: string): Promise<void> {
+    const key = decodeURIComponent(new URL(page.url()).pathname.split("/")[3]!);
+    await h.t.db.transaction((tx) =>
+      insertActivation(tx, key, "f".repeat(64), hostname, { actor: "machine" }, h.clock.now),
+    );
+    await page.reload();
+  }
+
   /** Licenses issued over the past months through the API, so the dashboard has a history. */
   async function seed(): Promise<void> {
     const buyers = [
@@ -113,16 +129,42 @@ describe.skipIf(!run)("the admin console in chromium", () => {
       }
     }
     // Two bought almost a year ago: they expire within 30 days.
+    let last = "";
     for (const [n, [name, email, tier]] of [buyers[3]!, buyers[4]!].entries()) {
       h.clock.now = new Date(start.getTime() - (345 - n * 5) * 86_400_000);
-      await h.app.inject({
+      const res = await h.app.inject({
         method: "POST",
         url: "/v1/licenses",
         headers: { authorization: `Bearer ${h.token}`, "content-type": "application/json" },
         payload: { name, email, tier },
       });
+      last = (res.json() as { license_key: string }).license_key;
     }
     h.clock.now = start;
+    // One license e-mail the SMTP server keeps refusing, and a store event for an unknown product.
+    const mail = await enqueueDelivery(h.t.db, last, start);
+    await markDeliveryFailing(
+      h.t.db,
+      mail.id,
+      "Can't send mail - all recipients were rejected: 550 5.1.1 <barbara@example.com>: Recipient address rejected: User unknown",
+      new Date(start.getTime() + 8 * 60_000),
+    );
+    await h.t.db.transaction(async (tx) => {
+      const id = (await claimWebhookEvent(tx, {
+        provider: "stripe",
+        eventId: "evt_1QdemoUnknownProduct",
+        type: "checkout.session.completed",
+        payload: {},
+        at: start,
+      }))!;
+      await settleWebhookEvent(tx, id, {
+        status: "ignored",
+        reason:
+          "unknown product price_1QteamYearly: add it to the stripe products (DATATOOLS_PRODUCTS_FILE), restart, then replay this event",
+        licenseKey: null,
+        at: start,
+      });
+    });
   }
 
   it("signs in, issues a license, finds it by e-mail, revokes it with a reason and signs out", async () => {
@@ -132,6 +174,13 @@ describe.skipIf(!run)("the admin console in chromium", () => {
     await signIn(page);
     // The stylesheet and the script are files the policy allows: the copy button shows.
     await page.screenshot({ path: join(IMAGES, "console-dashboard.png"), fullPage: true });
+    await expect(
+      page
+        .getByRole("heading", { name: "Undelivered e-mails" })
+        .locator("xpath=following-sibling::p[1]")
+        .textContent(),
+    ).resolves.toContain("1 license e-mail is not sent yet");
+    await page.getByText("dtlicense webhooks replay ID").waitFor();
     const expiring = page
       .getByRole("heading", { name: "Expiring within 30 days" })
       .locator("xpath=following-sibling::div[1]//tbody/tr");
@@ -159,7 +208,21 @@ describe.skipIf(!run)("the admin console in chromium", () => {
     await expect(page.getByRole("button", { name: "Copy the blob" }).isVisible()).resolves.toBe(
       true,
     );
+    await seatTaken(page, "ada-laptop");
+    await page.getByRole("heading", { name: "Seats" }).waitFor();
+    await expect(page.locator("#seats + p").textContent()).resolves.toMatch(
+      /No seat limit;\s+1 held now\./,
+    );
     await page.screenshot({ path: join(IMAGES, "console-license.png"), fullPage: true });
+    await page.getByRole("button", { name: "Release the seat of ada-laptop" }).click();
+    await page.getByText("The seat was released.").waitFor();
+    await page.getByText("No machine holds a seat.").waitFor();
+    await page.getByLabel(/Seat limit/).fill("2");
+    await page.getByRole("button", { name: "Change the limit" }).click();
+    await page.getByText("The seat limit was changed.").waitFor();
+    await page.getByRole("button", { name: "Re-deliver e-mail" }).click();
+    await page.getByText("The license e-mail was queued again").waitFor();
+    await expect(page.locator("p.delivery").textContent()).resolves.toMatch(/is queued/);
 
     await page.getByRole("link", { name: "Revoke…" }).click();
     await page.getByLabel(/Reason/).fill("refunded on request");
@@ -223,6 +286,8 @@ describe.skipIf(!run)("the admin console in chromium", () => {
       Number(await page.evaluate("document.documentElement.scrollWidth - window.innerWidth"));
     expect(await widths()).toBeLessThanOrEqual(0);
     await issue(page, "Ada Lovelace", "ada@example.com");
+    await seatTaken(page, "a-rather-long-build-machine-name.ci.example.com");
+    await page.getByRole("heading", { name: "Seats" }).waitFor();
     expect(await widths()).toBeLessThanOrEqual(0);
     await page.getByRole("navigation").getByRole("link", { name: "Licenses" }).click();
     expect(await widths()).toBeLessThanOrEqual(0);
