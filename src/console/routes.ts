@@ -517,12 +517,7 @@ export async function registerConsole(app: FastifyInstance, options: ConsoleOpti
   // Re-delivery queues the stored blob again, as POST /v1/licenses/{key}/deliver does.
   app.post("/licenses/:key/deliver", hidden, async (req, reply) => {
     const { key } = req.params as { key: string };
-    await queueDelivery(ctx, key);
-    // The service keeps no event of a re-delivery (as for the API); the log names who asked.
-    req.log.info(
-      { license_key: key, actor: req.actor },
-      "license e-mail queued again from the console",
-    );
+    await queueDelivery(ctx, key, who(req));
     return reply.redirect(`${keyPath(key)}?done=deliver#delivery`, 303);
   });
 

@@ -305,6 +305,14 @@ export function registerSalesRoutes(
       onRequest,
       config: { emptyBodyIsObject: true },
     },
-    async (req, reply) => reply.code(202).send(await queueDelivery(ctx.service, req.params.key)),
+    async (req, reply) =>
+      reply
+        .code(202)
+        .send(
+          await queueDelivery(ctx.service, req.params.key, {
+            actor: req.actor,
+            requestId: String(req.id),
+          }),
+        ),
   );
 }

@@ -11,7 +11,12 @@
 import { isLicenseError, LicenseError } from "../core/errors.js";
 import type { Products } from "../config/sales.js";
 import type { Queryable } from "../store/db.js";
-import { getLicense as getStored, type Actor, type LicenseRecord } from "../store/licenses.js";
+import {
+  getLicense as getStored,
+  insertEvent,
+  type Actor,
+  type LicenseRecord,
+} from "../store/licenses.js";
 import {
   claimWebhookEvent,
   enqueueDelivery,
@@ -380,13 +385,21 @@ export async function saleState(ctx: ServiceContext, key: string): Promise<SaleS
 }
 
 /**
- * Queues another e-mail of the license's stored blob (never re-signed).
- * NOT_FOUND for an unknown key.
+ * Queues another e-mail of the license's stored blob (never re-signed), with a
+ * `deliver` event naming who asked. NOT_FOUND for an unknown key.
  */
-export async function queueDelivery(ctx: ServiceContext, key: string): Promise<Delivery> {
+export async function queueDelivery(
+  ctx: ServiceContext,
+  key: string,
+  who: Actor,
+): Promise<Delivery> {
   return ctx.db.transaction(async (tx) => {
     const license = await getStored(tx, key);
     if (!license) throw new LicenseError("NOT_FOUND", `no license with key ${key.slice(0, 100)}`);
-    return enqueueDelivery(tx, key, ctx.now());
+    const now = ctx.now();
+    const delivery = await enqueueDelivery(tx, key, now);
+    const reason = "license e-mail queued again";
+    await insertEvent(tx, key, { action: "deliver", who, at: now, reason }, null, null);
+    return delivery;
   });
 }

@@ -45,6 +45,7 @@ export const EVENT_ACTIONS = [
   "release",
   "reclaim",
   "set-seats",
+  "deliver",
 ] as const;
 export type EventAction = (typeof EVENT_ACTIONS)[number];
 

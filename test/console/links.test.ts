@@ -161,10 +161,11 @@ for (const backend of backendNames()) {
       expect(await h.count("outbox")).toBe(1);
       const page = await get(res.headers.location as string);
       expect(page.body).toContain("The license e-mail was queued again");
-      const logged = h.logs
-        .map((l) => JSON.parse(l) as Record<string, unknown>)
-        .find((l) => l.msg === "license e-mail queued again from the console");
-      expect(logged).toMatchObject({ license_key: key, actor: "test admin" });
+      const { rows } = await h.t.db.query<{ actor: string; reason: string }>(
+        "SELECT actor, reason FROM events WHERE license_key = $1 AND action = 'deliver'",
+        [key],
+      );
+      expect(rows).toEqual([{ actor: "test admin", reason: "license e-mail queued again" }]);
       expect(page.body).toContain("<strong>queued</strong>");
 
       const unknown = await post("/admin/licenses/DT1-PRO-00000000-00000000/deliver", {

@@ -121,7 +121,7 @@ export function registerSales(program: Command, ctx: CliContext, wrap: Wrap): vo
         ? await callApi<Delivery>(target, "POST", `/v1/licenses/${encodeURIComponent(key)}/deliver`)
         : await withService(ctx, { dataDir: opts.dataDir, schema: "require" }, async (service) => {
             const { queueDelivery } = await import("../../service/sales.js");
-            return queueDelivery(service, key);
+            return queueDelivery(service, key, { actor: "cli" });
           });
       if (opts.json) {
         ctx.stdout.write(`${JSON.stringify(delivery, null, 2)}\n`);
