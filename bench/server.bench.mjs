@@ -34,8 +34,6 @@ const cleanups = [];
 const fmt = (n, d = 0) =>
   Number(n).toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: d });
 const ratio = (a, b) => (b > 0 ? a / b : 0);
-const pct = (r) => `${(r * 100).toFixed(0)}%`;
-const verdict = (ok) => (ok ? "meets target" : "BELOW target");
 
 function dbUrl(name) {
   const u = new URL(BASE_URL);
@@ -556,22 +554,12 @@ async function main() {
   const rv = ratio(vServer.rps, vBare.rps);
   const ri = ratio(iServer.rps, vRaw.rps);
   const rimp = ratio(copySecs, importSecs);
-  console.log("\nratios (target in brackets)");
-  console.log(
-    `  verify / bare node:http verify      ${pct(rv).padStart(5)}  [>= 60%]  ${verdict(rv >= 0.6)}`,
-  );
-  console.log(
-    `  issue / raw pg INSERT               ${pct(ri).padStart(5)}  [>= 35%]  ${verdict(ri >= 0.35)}`,
-  );
-  console.log(
-    `  verify p99 at 1,000 req/s         ${fmt(vFixed.p99, 1).padStart(5)} ms [<= 5 ms] ${verdict(vFixed.p99 <= 5)}`,
-  );
-  console.log(
-    `  issue p99 at 1,000 req/s          ${fmt(iFixed.p99, 1).padStart(5)} ms [<= 5 ms] ${verdict(iFixed.p99 <= 5)}`,
-  );
-  console.log(
-    `  import / psql \\copy (throughput)    ${pct(rimp).padStart(5)}  [>= 30%]  ${verdict(rimp >= 0.3)}`,
-  );
+  console.log("\ntargets");
+  target("verify / bare node:http + Ed25519 (one blob)", rv, 0.6);
+  target("issue / raw pg INSERT", ri, 0.35);
+  target("verify p99 at 1,000 req/s", vFixed.p99, 5, { higher: false, unit: " ms", digits: 1 });
+  target("issue p99 at 1,000 req/s", iFixed.p99, 5, { higher: false, unit: " ms", digits: 1 });
+  target("import / psql \\copy (throughput)", rimp, 0.3);
   target(
     "verify, 90% repeated blobs / bare node:http + Ed25519",
     ratio(cacheRuns.cached.mix.rps, cacheRuns.bare.mix.rps),
