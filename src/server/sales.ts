@@ -306,13 +306,11 @@ export function registerSalesRoutes(
       config: { emptyBodyIsObject: true },
     },
     async (req, reply) =>
-      reply
-        .code(202)
-        .send(
-          await queueDelivery(ctx.service, req.params.key, {
-            actor: req.actor,
-            requestId: String(req.id),
-          }),
-        ),
+      reply.code(202).send(
+        await queueDelivery(ctx.service, req.params.key, {
+          actor: req.actor,
+          requestId: String(req.id),
+        }),
+      ),
   );
 }
