@@ -27,7 +27,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { build } from "esbuild";
 import { inject } from "postject";
-import { lazyChildProcess } from "./lazy-child-process.mjs";
+import { lazyBuiltins } from "./lazy-builtins.mjs";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 // The fuse Node's own build leaves in its binary for postject to flip (Node's SEA docs).
@@ -155,7 +155,7 @@ try {
     minify: true,
     legalComments: "none",
     define,
-    plugins: [buyerOnly, lazyChildProcess],
+    plugins: [buyerOnly, lazyBuiltins],
     outfile: main,
     logLevel: "warning",
   });

@@ -9,11 +9,21 @@ import { tmpdir } from "node:os";
 import { build } from "esbuild";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { lazyChildProcess } from "./lazy-child-process.mjs";
+import { lazyBuiltins } from "./lazy-builtins.mjs";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const OUT = join(ROOT, "dist", "cli");
-const LAZY_GROUPS = ["serve", "db", "admin", "import", "ledger", "keys", "doctor", "sales"];
+const LAZY_GROUPS = [
+  "serve",
+  "db",
+  "admin",
+  "import",
+  "ledger",
+  "keys",
+  "doctor",
+  "sales",
+  "seats",
+];
 
 await build({
   stdin: {
@@ -42,7 +52,7 @@ await build({
     "eta",
     ...LAZY_GROUPS.map((g) => `./commands/${g}.js`),
   ],
-  plugins: [lazyChildProcess],
+  plugins: [lazyBuiltins],
   logLevel: "warning",
 });
 

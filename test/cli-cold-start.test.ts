@@ -48,6 +48,28 @@ describe("the bin's cold start", () => {
     expect(r.stderr).not.toMatch(/child_process/);
   });
 
+  it("builds no output stream and loads no node:net, node:tty or node:worker_threads for dtlicense status", () => {
+    // Node's own list of the built-ins it loaded (NODE_DEBUG=module misses those that other
+    // built-ins load, such as node:net for process.stdout on a pipe), printed at exit.
+    const dir = tempHome("dtl-cold-list-");
+    const preload = join(dir, "list.cjs");
+    writeFileSync(
+      preload,
+      'process.on("exit", () => require("node:fs").writeSync(2, "\\nLOADED " + process.moduleLoadList.join(",") + "\\n"));\n',
+    );
+    // stdout and stderr are pipes here, the case where Node builds a net.Socket for them.
+    const r = spawnSync(process.execPath, ["--require", preload, CLI_PATH, "status"], {
+      env: { PATH: process.env.PATH, HOME: tempHome("dtl-cold-") },
+      encoding: "utf8",
+    });
+    expect(r.stdout).toMatch(/^State: +none$/m);
+    const loaded = /\nLOADED (.*)\n$/.exec(r.stderr)?.[1]?.split(",") ?? [];
+    expect(loaded).toContain("NativeModule fs");
+    for (const name of ["net", "tty", "worker_threads", "child_process"]) {
+      expect(loaded).not.toContain(`NativeModule ${name}`);
+    }
+  });
+
   it.skipIf(hasOwnCompileCache)(
     "replaces a cache that V8 refuses, and answers the same meanwhile",
     () => {
