@@ -3,12 +3,14 @@
 // node:child_process (and with it node:net, node:stream and more) for executable subcommands
 // this CLI does not have; the client's machineFingerprint() needs it only for the OS queries
 // it runs on macOS and Windows; node:tty (which loads node:net too) only answers whether a
-// prompt may be shown; node:worker_threads only names the thread that holds a lock.
+// prompt may be shown; node:worker_threads only names the thread that holds a lock; node:module
+// only serves Node versions without process.getBuiltinModule; node:os only a missing $HOME and
+// the lock's host name.
 // Each stands in as an object of getters, one per export, that loads the module when read.
 import { createRequire } from "node:module";
 
 const require = createRequire(import.meta.url);
-export const LAZY_BUILTINS = ["child_process", "tty", "worker_threads"];
+export const LAZY_BUILTINS = ["child_process", "tty", "worker_threads", "module", "os"];
 
 export const lazyBuiltins = {
   name: "lazy-builtins",
