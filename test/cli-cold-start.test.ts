@@ -71,7 +71,7 @@ describe("the bin's cold start", () => {
     expect(r.stdout).toMatch(/^State: +none$/m);
     const loaded = /\nLOADED (.*)\n$/.exec(r.stderr)?.[1]?.split(",") ?? [];
     expect(loaded).toContain("NativeModule fs");
-    for (const name of ["net", "tty", "worker_threads", "child_process"]) {
+    for (const name of ["net", "tty", "worker_threads", "child_process", "os"]) {
       expect(loaded).not.toContain(`NativeModule ${name}`);
     }
   });
@@ -115,6 +115,27 @@ describe("the bin's fast path", () => {
     }
     for (const args of [["status", "--help"], ["status", "--jsn"], ["--json", "status"], []]) {
       expect(fastStatusOptions(args)).toBeUndefined();
+    }
+  });
+
+  it("answers for an active license exactly as the command tree does", () => {
+    const home = tempHome("dtl-fast-");
+    const minted = run(CLI_PATH, ["mint", "--name", "Ada", "--email", "ada@example.com"], {
+      HOME: home,
+    });
+    const blob = minted.stdout.trim();
+    const args = ["activate", blob, "--name", "Ada", "--email", "ada@example.com"];
+    expect(run(CLI_PATH, args, { HOME: home }).status).toBe(0);
+    for (const args of [["status"], ["status", "--json"]]) {
+      const fast = run(CLI_PATH, args, { HOME: home });
+      const tree = run(CLI_PATH, [...args, "--timeout", "10"], { HOME: home });
+      expect(fast.status).toBe(0);
+      expect(fast.stdout).toMatch(/active/);
+      expect([fast.status, fast.stdout, fast.stderr]).toEqual([
+        tree.status,
+        tree.stdout,
+        tree.stderr,
+      ]);
     }
   });
 
