@@ -27,13 +27,19 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { build } from "esbuild";
 import { inject } from "postject";
-import { lazyChildProcess } from "./lazy-child-process.mjs";
+import { lazyBuiltins } from "./lazy-builtins.mjs";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 // The fuse Node's own build leaves in its binary for postject to flip (Node's SEA docs).
 const SEA_FUSE = "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2";
-// The command groups the binary keeps; every other group program.ts registers is stubbed out.
-const BUYER_MODULES = new Set(["./commands/license.js", "./context.js", "./buyer.js"]);
+// What program.ts imports that the binary keeps (the buyer commands and what runCli needs);
+// every other command group it registers is stubbed out.
+const BUYER_MODULES = new Set([
+  "./commands/license.js",
+  "./context.js",
+  "./buyer.js",
+  "./report.js",
+]);
 
 function fail(message) {
   process.stderr.write(`build-binary: ${message}\n`);
@@ -142,8 +148,12 @@ try {
     stdin: {
       contents:
         'import { processContext } from "./src/cli/context.ts";\n' +
+        'import { fastStatusOptions, runFast } from "./src/cli/fast.ts";\n' +
         'import { runCli } from "./src/cli/program.ts";\n' +
-        "runCli(process.argv.slice(2), processContext()).then((code) => { process.exitCode = code; });\n",
+        "const argv = process.argv.slice(2);\n" +
+        // A bare status skips setting up commander (src/cli/fast.ts).
+        "const run = fastStatusOptions(argv) ? runFast : runCli;\n" +
+        "run(argv, processContext()).then((code) => { process.exitCode = code; });\n",
       resolveDir: ROOT,
       sourcefile: "sea-main.ts",
       loader: "ts",
@@ -155,7 +165,7 @@ try {
     minify: true,
     legalComments: "none",
     define,
-    plugins: [buyerOnly, lazyChildProcess],
+    plugins: [buyerOnly, lazyBuiltins],
     outfile: main,
     logLevel: "warning",
   });

@@ -6,6 +6,7 @@
 import { homedir } from "node:os";
 import { isatty } from "node:tty";
 import type { Env } from "../config/keys.js";
+import { fdOutput } from "./output.js";
 
 export interface Output {
   write(text: string): void;
@@ -28,21 +29,20 @@ export interface CliContext {
 /** The context of a real process. */
 export function processContext(): CliContext {
   const env = { ...process.env };
-  // `dtlicense issued list | head` closes the pipe early: that is not an error.
-  for (const stream of [process.stdout, process.stderr]) {
-    stream.on("error", (err: NodeJS.ErrnoException) => {
-      if (err.code !== "EPIPE") throw err;
-    });
-  }
+  let interactive: boolean | undefined;
   return {
     env,
-    stdout: { write: (t) => void process.stdout.write(t) },
-    stderr: { write: (t) => void process.stderr.write(t) },
+    // Not process.stdout and process.stderr: see output.ts.
+    stdout: fdOutput(1, () => process.stdout),
+    stderr: fdOutput(2, () => process.stderr),
     now: () => new Date(),
     home: env.HOME && env.HOME !== "" ? env.HOME : homedir(),
-    // isatty(0) rather than process.stdin.isTTY: creating the stdin stream costs a cold start
-    // some milliseconds, and most commands never read it.
-    interactive: isatty(0) && Boolean(process.stdout.isTTY),
+    // Asked only by the commands that prompt, since it loads node:tty. isatty rather than
+    // process.stdin.isTTY and process.stdout.isTTY, which would create the streams.
+    get interactive() {
+      interactive ??= isatty(0) && isatty(1);
+      return interactive;
+    },
     prompt: async (question) => {
       const { createInterface } = await import("node:readline/promises");
       const rl = createInterface({ input: process.stdin, output: process.stderr });

@@ -5,9 +5,9 @@
  * what status needs.
  */
 import { Command, CommanderError } from "commander";
-import { LicenseError } from "../core/errors.js";
 import type { CliContext } from "./context.js";
 import { assertCliProductionSafe, isPackagedCli } from "./buyer.js";
+import { reportFailure } from "./report.js";
 
 /** A command group's registration function (each lives in its own file). */
 type Register = (program: Command, ctx: CliContext, wrap: Wrap) => void;
@@ -176,14 +176,6 @@ export async function runCli(argv: readonly string[], ctx: CliContext): Promise<
       ctx.stderr.write(`dtlicense: ${usageLine(err, program, argv)} [USAGE]\n`);
       return EXIT.USAGE;
     }
-    if (err instanceof LicenseError) {
-      ctx.stderr.write(`dtlicense: ${err.message} [${err.code}]\n`);
-      return err.code === "USAGE" ? EXIT.USAGE : EXIT.ERROR;
-    }
-    ctx.stderr.write(
-      `dtlicense: unexpected error: ${(err as Error)?.message ?? String(err)} [INTERNAL]\n`,
-    );
-    if (ctx.env.DTLICENSE_DEBUG) ctx.stderr.write(`${(err as Error)?.stack ?? ""}\n`);
-    return EXIT.ERROR;
+    return reportFailure(err, ctx);
   }
 }

@@ -169,6 +169,52 @@ revocation_serial, problem}; --online adds check_in: {ok, code, message, server}
 `;
 }
 
+/** The flags of `dtlicense status`. */
+export interface StatusOptions {
+  json?: boolean;
+  online?: boolean;
+  server?: string;
+  timeout?: string;
+}
+
+/**
+ * `dtlicense status`: prints the license's state and returns the exit status. Also run
+ * without commander by the bin's fast path for a bare `status` (src/cli/fast.ts).
+ */
+export async function statusCommand(ctx: CliContext, opts: StatusOptions): Promise<number> {
+  const online = opts.online ? await import("../online.js") : undefined;
+  const timeout = online?.timeoutMs(opts.timeout);
+  const client = await openClient(ctx);
+  const checked = online ? await online.checkInIfKnown(client, opts.server, timeout) : undefined;
+  const status = client.status();
+  if (opts.json) {
+    const json = online
+      ? {
+          ...status.toJSON(),
+          check_in: checked
+            ? {
+                ok: checked.ok,
+                code: checked.code,
+                message: checked.ok ? checked.answer!.message : checked.error!.message,
+                server: checked.server,
+              }
+            : null,
+        }
+      : status;
+    ctx.stdout.write(`${JSON.stringify(json)}\n`);
+  } else {
+    if (online) {
+      ctx.stdout.write(
+        checked
+          ? `${online.resultLine(checked)}\n\n`
+          : "No license server is known for this machine; showing the offline status.\n\n",
+      );
+    }
+    ctx.stdout.write(statusReport(status, ctx.now()));
+  }
+  return STATUS_EXIT[status.state];
+}
+
 export function registerLicense(program: Command, ctx: CliContext, wrap: Wrap): void {
   program
     .command("activate")
@@ -291,45 +337,7 @@ Examples:
     .option("--server <url>", "with --online: the license server (default: the stored one)")
     .option("--timeout <seconds>", "with --online: how long to wait for the server (default 10)")
     .addHelpText("after", statusHelp())
-    .action(
-      wrap(
-        async (opts: { json?: boolean; online?: boolean; server?: string; timeout?: string }) => {
-          const online = opts.online ? await import("../online.js") : undefined;
-          const timeout = online?.timeoutMs(opts.timeout);
-          const client = await openClient(ctx);
-          const checked = online
-            ? await online.checkInIfKnown(client, opts.server, timeout)
-            : undefined;
-          const status = client.status();
-          if (opts.json) {
-            const json = online
-              ? {
-                  ...status.toJSON(),
-                  check_in: checked
-                    ? {
-                        ok: checked.ok,
-                        code: checked.code,
-                        message: checked.ok ? checked.answer!.message : checked.error!.message,
-                        server: checked.server,
-                      }
-                    : null,
-                }
-              : status;
-            ctx.stdout.write(`${JSON.stringify(json)}\n`);
-          } else {
-            if (online) {
-              ctx.stdout.write(
-                checked
-                  ? `${online.resultLine(checked)}\n\n`
-                  : "No license server is known for this machine; showing the offline status.\n\n",
-              );
-            }
-            ctx.stdout.write(statusReport(status, ctx.now()));
-          }
-          return STATUS_EXIT[status.state];
-        },
-      ),
-    );
+    .action(wrap((opts: StatusOptions) => statusCommand(ctx, opts)));
 
   program
     .command("renew")
