@@ -4,22 +4,23 @@
 // The load runs in its own process: a closed loop of 50 connections, each request's body made
 // from a template whose %i is the request's number, so each activation can bring a new machine.
 /* global fetch */
-import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import pg from "pg";
 import { generateToken } from "../dist/store/tokens.js";
+import { startServer as serve, stop } from "./support.mjs";
 import { target } from "./targets.mjs";
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const CLI = join(root, "dist/cli/main.js");
 const BASE_URL = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const CONNECTIONS = 50;
 const work = mkdtempSync(join(tmpdir(), "dtl-bench-checkin-"));
 const token = generateToken();
+/** Starts `dtlicense serve` (bench/support.mjs) with this run's folder and token. */
+const startServer = (env, dataDir) =>
+  serve({ work, token, env: { DATATOOLS_LOG_LEVEL: "warn", ...env }, dataDir });
 const cleanups = [];
 
 const fmt = (n, d = 0) =>
@@ -42,42 +43,6 @@ async function scratchDb() {
   const u = new URL(BASE_URL);
   u.pathname = `/${name}`;
   return u.toString();
-}
-
-function startServer(env) {
-  const secrets = mkdtempSync(join(work, "secrets-"));
-  writeFileSync(join(secrets, "admin-token"), token, { mode: 0o600 });
-  const child = spawn(
-    process.execPath,
-    [CLI, "serve", "--port", "0", "--data-dir", join(secrets, "data")],
-    {
-      env: {
-        PATH: process.env.PATH,
-        HOME: work,
-        DATATOOLS_ADMIN_TOKEN_FILE: join(secrets, "admin-token"),
-        DATATOOLS_VERIFY_RATE_LIMIT: "1000000000",
-        DATATOOLS_LOG_LEVEL: "warn",
-        ...env,
-      },
-      stdio: ["ignore", "ignore", "pipe"],
-    },
-  );
-  let err = "";
-  return new Promise((ok, fail) => {
-    child.stderr.on("data", (d) => {
-      err += d;
-      const m = /listening on (http:\/\/\S+)/.exec(err);
-      if (m) ok({ child, url: m[1] });
-    });
-    child.on("exit", (code) => fail(new Error(`server exited ${code}: ${err}`)));
-  });
-}
-
-async function stop(child) {
-  if (child.exitCode !== null) return;
-  const done = new Promise((r) => child.on("exit", r));
-  child.kill("SIGTERM");
-  await done;
 }
 
 // Closed loop: `connections` workers, each sending its next request when the last answered.

@@ -7,13 +7,11 @@
 // BENCH_SCALE_ROWS=1000000 for the full million), PGlite up to BENCH_SCALE_PGLITE_ROWS
 // (default the same, at most 200,000: PGlite keeps its database in WebAssembly memory).
 /* global performance */
-import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import http from "node:http";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import pg from "pg";
 import { DEV_PRIVATE_KEY_HEX, importSigner } from "../dist/core/keys.js";
 import { mintLicense } from "../dist/core/mint.js";
@@ -22,10 +20,9 @@ import { openPostgres } from "../dist/store/pg.js";
 import { migrate } from "../dist/store/migrations.js";
 import * as L from "../dist/store/licenses.js";
 import { generateToken } from "../dist/store/tokens.js";
+import { startServer as serve, stop } from "./support.mjs";
 import { target } from "./targets.mjs";
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const CLI = join(root, "dist/cli/main.js");
 const BASE_URL = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const arg = process.argv.indexOf("--rows");
 const TOP = Number(arg > 0 ? process.argv[arg + 1] : (process.env.BENCH_SCALE_ROWS ?? 100_000));
@@ -37,6 +34,9 @@ const P99_GOAL_MS = 20;
 const work = mkdtempSync(join(tmpdir(), "dtl-scale-"));
 const signer = importSigner(Buffer.from(DEV_PRIVATE_KEY_HEX, "hex"));
 const token = generateToken();
+/** Starts `dtlicense serve` (bench/support.mjs) with this run's folder and token. */
+const startServer = (env, dataDir) =>
+  serve({ work, token, env: { DATATOOLS_LOG_LEVEL: "warn", ...env }, dataDir });
 const NOW = new Date();
 const cleanups = [];
 
@@ -207,39 +207,6 @@ async function plans(db, rows) {
     }
   }
   return out.join("\n");
-}
-
-/** Starts `dtlicense serve` and resolves once it listens. */
-function startServer(env, dataDir) {
-  const secrets = mkdtempSync(join(work, "secrets-"));
-  writeFileSync(join(secrets, "admin-token"), token, { mode: 0o600 });
-  const child = spawn(process.execPath, [CLI, "serve", "--port", "0", "--data-dir", dataDir], {
-    env: {
-      PATH: process.env.PATH,
-      HOME: work,
-      DATATOOLS_ADMIN_TOKEN_FILE: join(secrets, "admin-token"),
-      DATATOOLS_VERIFY_RATE_LIMIT: "1000000000",
-      DATATOOLS_LOG_LEVEL: "warn",
-      ...env,
-    },
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  let err = "";
-  return new Promise((ok, fail) => {
-    child.stderr.on("data", (d) => {
-      err += d;
-      const m = /listening on (http:\/\/\S+)/.exec(err);
-      if (m) ok({ child, url: m[1] });
-    });
-    child.on("exit", (code) => fail(new Error(`server exited ${code}: ${err}`)));
-  });
-}
-
-async function stop(child) {
-  if (child.exitCode !== null) return;
-  const done = new Promise((r) => child.on("exit", r));
-  child.kill("SIGTERM");
-  await done;
 }
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });

@@ -17,6 +17,7 @@ import { openPostgres } from "../dist/store/pg.js";
 import { insertLicenses } from "../dist/store/licenses.js";
 import { verifyBlob } from "../dist/core/format.js";
 import { KeyRing } from "../dist/core/keys.js";
+import { startServer as serve, stop } from "./support.mjs";
 import { target } from "./targets.mjs";
 import { availableParallelism } from "node:os";
 
@@ -29,6 +30,8 @@ const IMPORT_LINES = Number(process.env.BENCH_IMPORT_LINES ?? 100_000);
 const work = mkdtempSync(join(tmpdir(), "dtl-bench-"));
 const signer = importSigner(Buffer.from(DEV_PRIVATE_KEY_HEX, "hex"));
 const token = generateToken();
+/** Starts `dtlicense serve` (bench/support.mjs) with this run's folder and token. */
+const startServer = (env, dataDir) => serve({ work, token, env: env, dataDir });
 const cleanups = [];
 
 const fmt = (n, d = 0) =>
@@ -58,42 +61,6 @@ async function scratchDb(suffix) {
   await admin(`CREATE DATABASE ${name}`);
   cleanups.push(() => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
   return dbUrl(name);
-}
-
-/** Starts `dtlicense serve` and resolves once it listens. */
-function startServer(env) {
-  const secrets = mkdtempSync(join(work, "secrets-"));
-  writeFileSync(join(secrets, "admin-token"), token, { mode: 0o600 });
-  const child = spawn(
-    process.execPath,
-    [CLI, "serve", "--port", "0", "--data-dir", join(secrets, "data")],
-    {
-      env: {
-        PATH: process.env.PATH,
-        HOME: work,
-        DATATOOLS_ADMIN_TOKEN_FILE: join(secrets, "admin-token"),
-        DATATOOLS_VERIFY_RATE_LIMIT: "1000000000",
-        ...env,
-      },
-      stdio: ["ignore", "ignore", "pipe"],
-    },
-  );
-  let err = "";
-  return new Promise((ok, fail) => {
-    child.stderr.on("data", (d) => {
-      err += d;
-      const m = /listening on (http:\/\/\S+)/.exec(err);
-      if (m) ok({ child, url: m[1] });
-    });
-    child.on("exit", (code) => fail(new Error(`server exited ${code}: ${err}`)));
-  });
-}
-
-async function stop(child) {
-  if (child.exitCode !== null) return;
-  const done = new Promise((r) => child.on("exit", r));
-  child.kill("SIGTERM");
-  await done;
 }
 
 /** Runs autocannon in its own process and returns its JSON result. */
