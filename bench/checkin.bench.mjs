@@ -8,12 +8,10 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import pg from "pg";
 import { generateToken } from "../dist/store/tokens.js";
-import { startServer as serve, stop } from "./support.mjs";
+import { BASE_URL, fmt, sql, startServer as serve, stop } from "./support.mjs";
 import { target } from "./targets.mjs";
 
-const BASE_URL = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const CONNECTIONS = 50;
 const work = mkdtempSync(join(tmpdir(), "dtl-bench-checkin-"));
@@ -23,23 +21,10 @@ const startServer = (env, dataDir) =>
   serve({ work, token, env: { DATATOOLS_LOG_LEVEL: "warn", ...env }, dataDir });
 const cleanups = [];
 
-const fmt = (n, d = 0) =>
-  Number(n).toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: d });
-
-async function admin(text) {
-  const c = new pg.Client({ connectionString: BASE_URL });
-  await c.connect();
-  try {
-    await c.query(text);
-  } finally {
-    await c.end();
-  }
-}
-
 async function scratchDb() {
   const name = `dtl_bench_${process.pid}_checkin`;
-  await admin(`CREATE DATABASE ${name}`);
-  cleanups.push(() => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+  await sql(`CREATE DATABASE ${name}`);
+  cleanups.push(() => sql(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
   const u = new URL(BASE_URL);
   u.pathname = `/${name}`;
   return u.toString();

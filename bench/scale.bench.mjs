@@ -12,7 +12,6 @@ import http from "node:http";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import pg from "pg";
 import { DEV_PRIVATE_KEY_HEX, importSigner } from "../dist/core/keys.js";
 import { mintLicense } from "../dist/core/mint.js";
 import { openPglite } from "../dist/store/pglite.js";
@@ -20,10 +19,9 @@ import { openPostgres } from "../dist/store/pg.js";
 import { migrate } from "../dist/store/migrations.js";
 import * as L from "../dist/store/licenses.js";
 import { generateToken } from "../dist/store/tokens.js";
-import { startServer as serve, stop } from "./support.mjs";
+import { BASE_URL, fmt, sql, startServer as serve, stop } from "./support.mjs";
 import { target } from "./targets.mjs";
 
-const BASE_URL = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const arg = process.argv.indexOf("--rows");
 const TOP = Number(arg > 0 ? process.argv[arg + 1] : (process.env.BENCH_SCALE_ROWS ?? 100_000));
 const LITE_TOP = Number(process.env.BENCH_SCALE_PGLITE_ROWS ?? Math.min(TOP, 200_000));
@@ -40,23 +38,10 @@ const startServer = (env, dataDir) =>
 const NOW = new Date();
 const cleanups = [];
 
-const fmt = (n, d = 0) =>
-  Number(n).toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: d });
-
-async function admin(text) {
-  const c = new pg.Client({ connectionString: BASE_URL });
-  await c.connect();
-  try {
-    await c.query(text);
-  } finally {
-    await c.end();
-  }
-}
-
 async function scratchDb(suffix) {
   const name = `dtl_scale_${process.pid}_${suffix}`;
-  await admin(`CREATE DATABASE ${name}`);
-  cleanups.push(() => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+  await sql(`CREATE DATABASE ${name}`);
+  cleanups.push(() => sql(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
   const u = new URL(BASE_URL);
   u.pathname = `/${name}`;
   return u.toString();

@@ -8,7 +8,6 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import pg from "pg";
 import { DEV_PRIVATE_KEY_HEX, importSigner } from "../dist/core/keys.js";
 import { mintLicense } from "../dist/core/mint.js";
 import { normalizeIdentity } from "../dist/core/license.js";
@@ -17,14 +16,13 @@ import { openPostgres } from "../dist/store/pg.js";
 import { insertLicenses } from "../dist/store/licenses.js";
 import { verifyBlob } from "../dist/core/format.js";
 import { KeyRing } from "../dist/core/keys.js";
-import { startServer as serve, stop } from "./support.mjs";
+import { BASE_URL, fmt, sql, startServer as serve, stop } from "./support.mjs";
 import { target } from "./targets.mjs";
 import { availableParallelism } from "node:os";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const CLI = join(root, "dist/cli/main.js");
 const AUTOCANNON = join(root, "node_modules/autocannon/autocannon.js");
-const BASE_URL = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const IMPORT_LINES = Number(process.env.BENCH_IMPORT_LINES ?? 100_000);
 const work = mkdtempSync(join(tmpdir(), "dtl-bench-"));
@@ -34,8 +32,6 @@ const token = generateToken();
 const startServer = (env, dataDir) => serve({ work, token, env: env, dataDir });
 const cleanups = [];
 
-const fmt = (n, d = 0) =>
-  Number(n).toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: d });
 const ratio = (a, b) => (b > 0 ? a / b : 0);
 
 function dbUrl(name) {
@@ -44,17 +40,7 @@ function dbUrl(name) {
   return u.toString();
 }
 
-async function sql(url, text) {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    await c.query(text);
-  } finally {
-    await c.end();
-  }
-}
-
-const admin = (text) => sql(BASE_URL, text);
+const admin = (text) => sql(text);
 
 async function scratchDb(suffix) {
   const name = `dtl_bench_${process.pid}_${suffix}`;
@@ -420,7 +406,7 @@ async function main() {
   // the maintenance that burst left behind (the baseline's table, the flush of dirty
   // pages, vacuum and statistics) before measuring latency, rather than during it.
   await admin(`DROP DATABASE ${new URL(rawUrl).pathname.slice(1)} WITH (FORCE)`);
-  await sql(url, "VACUUM ANALYZE licenses, events");
+  await sql("VACUUM ANALYZE licenses, events", url);
   await admin("CHECKPOINT");
 
   console.log("\nfixed rate 1,000 req/s (open loop, latency from when each request was due)");

@@ -4,6 +4,26 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import pg from "pg";
+
+/** The PostgreSQL server the benchmarks make their scratch databases on. */
+export const BASE_URL =
+  process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+
+/** A number with thousands separators and `d` decimals. */
+export const fmt = (n, d = 0) =>
+  Number(n).toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: d });
+
+/** Runs one statement on the database at `url` (default BASE_URL) over its own connection. */
+export async function sql(text, url = BASE_URL) {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    await c.query(text);
+  } finally {
+    await c.end();
+  }
+}
 
 /** The CLI entry the benchmarks start servers with (after `npm run build`). */
 export const CLI = join(resolve(dirname(fileURLToPath(import.meta.url)), ".."), "dist/cli/main.js");
