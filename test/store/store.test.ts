@@ -104,6 +104,56 @@ describe.each(backendNames())("the store on %s", (backend) => {
     });
   });
 
+  describe("events refer to licenses", () => {
+    it("refuses an event for a license that does not exist, with the foreign key's SQLSTATE, and writes nothing", async () => {
+      const err = await t.db
+        .query(
+          "INSERT INTO events (license_key, action, actor, at) VALUES ($1, 'revoke', 'test', $2)",
+          ["DT-NONE-NONE-NONE", NOW.toISOString()],
+        )
+        .catch((e: unknown) => e);
+      expect(sqlState(err)).toBe("23503");
+      expect(String((err as Error).message)).toContain("DT-NONE-NONE-NONE");
+      expect(await count(t, "events")).toBe(0);
+    });
+
+    it("refuses to delete a license that has events, and keeps it and its events", async () => {
+      const l = newLicense();
+      await L.insertLicense(t.db, l, who, NOW);
+      const err = await t.db
+        .query("DELETE FROM licenses WHERE license_key = $1", [l.license_key])
+        .catch((e: unknown) => e);
+      expect(sqlState(err)).toBe("23503");
+      expect(await count(t, "licenses")).toBe(1);
+      expect(await count(t, "events")).toBe(1);
+    });
+
+    it("refuses to change the key of a license that has events", async () => {
+      const l = newLicense();
+      await L.insertLicense(t.db, l, who, NOW);
+      const err = await t.db
+        .query("UPDATE licenses SET license_key = 'DT-MOVE-MOVE-MOVE' WHERE license_key = $1", [
+          l.license_key,
+        ])
+        .catch((e: unknown) => e);
+      expect(sqlState(err)).toBe("23503");
+      const { rows } = await t.db.query<{ license_key: string }>(
+        "SELECT license_key FROM licenses",
+      );
+      expect(rows.map((r) => r.license_key)).toEqual([l.license_key]);
+    });
+
+    it("accepts events for every license of a batch inserted in the same statement", async () => {
+      const batch = [newLicense(), newLicense({ email: "grace@example.com" }), newLicense()];
+      await L.insertLicenses(
+        t.db,
+        batch.map((license) => ({ license, action: "issue" as const, who, at: NOW })),
+      );
+      expect(await count(t, "licenses")).toBe(3);
+      expect(await count(t, "events")).toBe(3);
+    });
+  });
+
   describe("one definition of a license's state", () => {
     it("gives the same state in SQL (lists and counts) as in TypeScript, at and around expiry", async () => {
       const expiry = new Date("2027-05-13T22:10:27Z");
