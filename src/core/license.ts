@@ -3,7 +3,7 @@
  * generation, identity comparison and the time arithmetic of expiry.
  * Pure: the clock and randomness are passed in where they are needed.
  */
-import { randomBytes } from "node:crypto";
+import { randomDraws } from "./random.js";
 import { LicenseError } from "./errors.js";
 import { isTier, TIERS, type Tier } from "./catalogue.js";
 
@@ -321,6 +321,8 @@ export function validateLicenseKey(value: string): string {
   return key;
 }
 
+const keyBytes = randomDraws(8);
+
 /**
  * A new license key: `DT1-<TIER>-<8 hex>-<8 hex>`, from node:crypto's CSPRNG.
  *
@@ -329,7 +331,7 @@ export function validateLicenseKey(value: string): string {
  * generateLicenseKey("core"); // "DT1-CORE-5dd8e1db-d90c4656"
  * ```
  */
-export function generateLicenseKey(tier: Tier, random: Uint8Array = randomBytes(8)): string {
+export function generateLicenseKey(tier: Tier, random: Uint8Array = keyBytes()): string {
   const hex = Buffer.from(random).toString("hex");
   return `DT1-${tier.toUpperCase()}-${hex.slice(0, 8)}-${hex.slice(8, 16)}`;
 }

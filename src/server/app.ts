@@ -3,9 +3,9 @@
  * wrong types are refused, never coerced or dropped), the error boundary, one
  * log line per request, metrics, and the endpoint groups.
  */
-import { randomBytes } from "node:crypto";
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from "fastify";
 import type { Catalogue } from "../core/catalogue.js";
+import { randomDraws } from "../core/random.js";
 import type { KeyRing, Signer } from "../core/keys.js";
 import { registerConsole } from "../console/routes.js";
 import { createServiceContext, type Database } from "../service/context.js";
@@ -53,18 +53,11 @@ export interface AppOptions {
   readonly verifyCacheEntries?: number;
 }
 
-// Request ids are random (they say nothing about traffic volume); drawing the bytes
-// for 512 ids at a time keeps one call into the CSPRNG off each request.
-const ID_BYTES = 12;
-let idPool = Buffer.alloc(0);
-let idAt = 0;
+// Request ids are random (they say nothing about traffic volume), from bytes drawn for
+// 512 ids at a time (core/random.ts).
+const idBytes = randomDraws(12);
 function requestId(): string {
-  if (idAt >= idPool.length) {
-    idPool = randomBytes(ID_BYTES * 512);
-    idAt = 0;
-  }
-  idAt += ID_BYTES;
-  return `req_${idPool.toString("base64url", idAt - ID_BYTES, idAt)}`;
+  return `req_${idBytes().toString("base64url")}`;
 }
 
 /**
