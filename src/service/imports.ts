@@ -28,6 +28,7 @@ import {
   getLicense,
   getLicenses,
   insertEvent,
+  insertLicenseKeys,
   insertLicenses,
   keepEarlierBlob,
   updateLicense,
@@ -226,7 +227,7 @@ export async function importRecords(
   };
 
   const insert = async (batch: readonly Checked[]) => {
-    const inserted = await insertLicenses(
+    const inserted = await insertLicenseKeys(
       db,
       batch.map(({ line: _line, logLine, ...license }) => ({
         license,

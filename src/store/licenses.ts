@@ -258,10 +258,35 @@ export async function insertLicenses(
   onConflict: "fail" | "skip" = "fail",
 ): Promise<Map<string, LicenseRecord>> {
   if (writes.length === 0) return new Map();
-  const col = (f: (w: LicenseWrite) => unknown) => writes.map(f);
-  const signed = PAYLOAD_FIELDS.map((f) => col((w) => w.license[f]));
   const { rows } = await q.query<Row>(
-    `WITH input AS (
+    insertStatement(onConflict, COLUMNS),
+    insertParams(writes),
+    onConflict === "fail" ? "insert_licenses" : "insert_licenses_skip",
+  );
+  return new Map(rows.map((r) => [String(r.license_key), toRecord(r)]));
+}
+
+/**
+ * {@link insertLicenses} for a caller that needs only to know which licenses went in
+ * (an import): the same statement, answering with their keys alone, so neither the
+ * database nor this process spends time on rows it already has.
+ */
+export async function insertLicenseKeys(
+  q: Queryable,
+  writes: readonly LicenseWrite[],
+  onConflict: "fail" | "skip" = "fail",
+): Promise<Set<string>> {
+  if (writes.length === 0) return new Set();
+  const { rows } = await q.query<{ license_key: string }>(
+    insertStatement(onConflict, "license_key"),
+    insertParams(writes),
+    onConflict === "fail" ? "insert_license_keys" : "insert_license_keys_skip",
+  );
+  return new Set(rows.map((r) => String(r.license_key)));
+}
+
+function insertStatement(onConflict: "fail" | "skip", returning: string): string {
+  return `WITH input AS (
        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
          $6::timestamptz[], $7::timestamptz[], $8::text[], $9::text[], $10::text[], $11::text[],
          $12::timestamptz[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[],
@@ -274,30 +299,31 @@ export async function insertLicenses(
        SELECT ${PAYLOAD_FIELDS.join(", ")}, email_norm, blob, source, supersedes, at, at, seats
        FROM input
        ${onConflict === "skip" ? "ON CONFLICT (license_key) DO NOTHING" : ""}
-       RETURNING ${COLUMNS}),
+       RETURNING ${returning}),
      ${chainedEvents(
        `SELECT i.n, i.license_key, i.action, i.actor, NULL::text AS reason, i.request_id,
           NULL::jsonb AS before, i.after::jsonb AS after, i.at, i.log_line
         FROM input i JOIN l ON l.license_key = i.license_key`,
      )}
-     SELECT * FROM l`,
-    [
-      ...signed,
-      col((w) => normalizeIdentity(w.license.email)),
-      col((w) => w.license.blob),
-      col((w) => w.license.source),
-      col((w) => w.license.supersedes ?? null),
-      col((w) => w.at.toISOString()),
-      col((w) => w.action),
-      col((w) => w.who.actor),
-      col((w) => w.who.requestId ?? null),
-      col((w) => JSON.stringify(snapshotOfNew(w.license))),
-      col((w) => w.logLine ?? null),
-      col((w) => w.license.seats ?? null),
-    ],
-    onConflict === "fail" ? "insert_licenses" : "insert_licenses_skip",
-  );
-  return new Map(rows.map((r) => [String(r.license_key), toRecord(r)]));
+     SELECT * FROM l`;
+}
+
+function insertParams(writes: readonly LicenseWrite[]): unknown[] {
+  const col = (f: (w: LicenseWrite) => unknown) => writes.map(f);
+  return [
+    ...PAYLOAD_FIELDS.map((f) => col((w) => w.license[f])),
+    col((w) => normalizeIdentity(w.license.email)),
+    col((w) => w.license.blob),
+    col((w) => w.license.source),
+    col((w) => w.license.supersedes ?? null),
+    col((w) => w.at.toISOString()),
+    col((w) => w.action),
+    col((w) => w.who.actor),
+    col((w) => w.who.requestId ?? null),
+    col((w) => JSON.stringify(snapshotOfNew(w.license))),
+    col((w) => w.logLine ?? null),
+    col((w) => w.license.seats ?? null),
+  ];
 }
 
 /**

@@ -379,6 +379,28 @@ describe.each(backendNames())("the store on %s", (backend) => {
       expect(await auth(token)).toBeUndefined();
     });
 
+    it("answers an insert of keys only with the keys that went in, skipping a taken one without its event", async () => {
+      const taken = newLicense({ licenseKey: "DT1-PRO-ACME-2026" });
+      await L.insertLicense(t.db, taken, who, NOW);
+      const fresh = newLicense({ name: "Fresh Buyer" });
+      const keys = await L.insertLicenseKeys(
+        t.db,
+        [fresh, { ...newLicense({ licenseKey: "DT1-PRO-ACME-2026" }), name: "Other" }].map(
+          (license) => ({
+            license: { ...license, source: "import" as const },
+            action: "import" as const,
+            who,
+            at: NOW,
+          }),
+        ),
+        "skip",
+      );
+      expect([...keys]).toEqual([fresh.license_key]);
+      expect((await L.getLicense(t.db, fresh.license_key))!.source).toBe("import");
+      expect((await L.getLicense(t.db, "DT1-PRO-ACME-2026"))!.name).toBe("Ada Lovelace");
+      expect(await count(t, "events")).toBe(2);
+    });
+
     it("stores concurrent licenses in one statement, each with its own issue event", async () => {
       const { q, sent } = counting();
       const insert = L.licenseInserter(q);
