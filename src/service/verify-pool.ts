@@ -5,7 +5,18 @@
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import type { KeyRing } from "../core/keys.js";
+import type { LicensePayload } from "../core/license.js";
 import type { VerifyOutcome } from "./imports.js";
+
+/**
+ * A worker's answer for one blob: a verified blob's text comes back only when
+ * normalising changed it (rarely: whitespace in the line), since the caller has
+ * the text it sent. Each line's blob would otherwise cross between the threads
+ * twice, and the copy the main thread received would be garbage for it to collect.
+ */
+export type WorkerOutcome =
+  | Exclude<VerifyOutcome, { ok: true }>
+  | { readonly ok: true; readonly blob?: string; readonly payload: LicensePayload };
 
 export interface VerifyPool {
   /** Verifies blobs, results in the same order. */
@@ -31,11 +42,11 @@ export function createVerifyPool(ring: KeyRing, size = availableParallelism()): 
   );
   const waiting = new Map<
     number,
-    { done: (r: VerifyOutcome[]) => void; fail: (e: Error) => void }
+    { done: (r: WorkerOutcome[]) => void; fail: (e: Error) => void }
   >();
   let nextId = 0;
   for (const w of workers) {
-    w.on("message", ({ id, results }: { id: number; results: VerifyOutcome[] }) => {
+    w.on("message", ({ id, results }: { id: number; results: WorkerOutcome[] }) => {
       waiting.get(id)?.done(results);
       waiting.delete(id);
     });
@@ -44,8 +55,8 @@ export function createVerifyPool(ring: KeyRing, size = availableParallelism()): 
       waiting.clear();
     });
   }
-  const run = (w: Worker, blobs: string[]) =>
-    new Promise<VerifyOutcome[]>((done, fail) => {
+  const run = (w: Worker, blobs: readonly string[]) =>
+    new Promise<WorkerOutcome[]>((done, fail) => {
       const id = nextId++;
       waiting.set(id, { done, fail });
       w.postMessage({ id, blobs });
@@ -56,7 +67,9 @@ export function createVerifyPool(ring: KeyRing, size = availableParallelism()): 
       const parts = await Promise.all(
         workers.map((w, i) => run(w, blobs.slice(i * per, (i + 1) * per))),
       );
-      return parts.flat();
+      return parts
+        .flat()
+        .map((r, i) => (r.ok ? { ok: true, blob: r.blob ?? blobs[i]!, payload: r.payload } : r));
     },
     async close() {
       await Promise.all(workers.map((w) => w.terminate()));
