@@ -170,14 +170,22 @@ export function parseProducts(text: string, label: string): Products {
   return out;
 }
 
-/** The secret from `VAR` or `VAR_FILE` (only one may be set). */
+/**
+ * The secret from `VAR` or `VAR_FILE` (only one may be set). An empty file
+ * means none, so a deployment can mount an empty placeholder for a store it
+ * does not sell through (deploy/compose.yaml does).
+ */
 function secret(env: Env, name: string, fileName: string): string | undefined {
   if (set(env[name]) && set(env[fileName])) bad(name, `set only one of ${name} and ${fileName}`);
-  const value = set(env[fileName])
-    ? readSecretFile(env[fileName]!, fileName)
-    : set(env[name])
-      ? env[name]!.trim()
-      : undefined;
+  const fromFile = set(env[fileName]) ? readSecretFile(env[fileName]!, fileName) : undefined;
+  const value =
+    fromFile !== undefined
+      ? fromFile === ""
+        ? undefined
+        : fromFile
+      : set(env[name])
+        ? env[name]!.trim()
+        : undefined;
   if (value !== undefined && value.length < 16) {
     bad(
       set(env[fileName]) ? fileName : name,
@@ -187,11 +195,17 @@ function secret(env: Env, name: string, fileName: string): string | undefined {
   return value;
 }
 
+/** SMTP_URL's settings; an empty SMTP_PASSWORD_FILE (a deployment's placeholder) means no password. */
 function smtpConfig(env: Env): SmtpConfig | undefined {
   const V = SALES_VARS;
+  const fromFile = set(env[V.SMTP_PASSWORD_FILE])
+    ? readSecretFile(env[V.SMTP_PASSWORD_FILE]!, V.SMTP_PASSWORD_FILE)
+    : "";
+  const password = fromFile === "" ? undefined : fromFile;
   if (!set(env[V.SMTP_URL])) {
-    if (set(env[V.SMTP_PASSWORD_FILE]))
-      bad(V.SMTP_PASSWORD_FILE, `is set but ${V.SMTP_URL} is not`);
+    if (password !== undefined) {
+      bad(V.SMTP_PASSWORD_FILE, `holds a password but ${V.SMTP_URL} is not set`);
+    }
     return undefined;
   }
   const url = env[V.SMTP_URL]!.trim();
@@ -207,9 +221,6 @@ function smtpConfig(env: Env): SmtpConfig | undefined {
   if (parsed.password !== "") {
     bad(V.SMTP_URL, `holds a password; put it in a mode-600 file named by ${V.SMTP_PASSWORD_FILE}`);
   }
-  const password = set(env[V.SMTP_PASSWORD_FILE])
-    ? readSecretFile(env[V.SMTP_PASSWORD_FILE]!, V.SMTP_PASSWORD_FILE)
-    : undefined;
   return { url, ...(password !== undefined ? { password } : {}) };
 }
 
