@@ -94,6 +94,7 @@ chmod 755 "$WORK"
 AS_ROOT=0
 [ "$(id -u)" = 0 ] && AS_ROOT=1
 SECRETS="$WORK/secrets"
+CONFIG="$WORK/config" # /srv/datatools-license/config, mounted at /etc/datatools-license
 DATA="$WORK/data"
 DB_URL="postgres://datatools@127.0.0.1:$PG_PORT/licenses"
 
@@ -129,16 +130,22 @@ compose_env() {
        inenv && /^      [A-Za-z0-9_]+:/ {
          k = $1; sub(/:$/, "", k); v = $0; sub(/^ *[A-Za-z0-9_]+:[ ]*/, "", v)
          if (v ~ /^".*"$/ || v ~ /^\x27.*\x27$/) v = substr(v, 2, length(v) - 2)
+         # ${NAME:-default} from compose.env: the drill has none, so the default.
+         if (v ~ /^\$\{[A-Za-z0-9_]+:-.*\}$/) { sub(/^\$\{[A-Za-z0-9_]+:-/, "", v); sub(/\}$/, "", v) }
          print k "=" v
        }' "$ROOT/deploy/compose.yaml"
 }
-# Container paths to the drill's: /run/secrets/X, the data folder, postgres:5432.
+# Container paths to the drill's: /run/secrets/X, the config folder (products file),
+# the data folder, postgres:5432.
 map_env() {
   local kv k v
   while IFS= read -r kv; do
     k="${kv%%=*}"
     v="${kv#*=}"
-    case "$v" in /run/secrets/*) v="$SECRETS/${v#/run/secrets/}" ;; esac
+    case "$v" in
+      /run/secrets/*) v="$SECRETS/${v#/run/secrets/}" ;;
+      /etc/datatools-license/*) v="$CONFIG/${v#/etc/datatools-license/}" ;;
+    esac
     case "$k" in
       DATATOOLS_DATA_DIR) v="$DATA" ;;
       DATABASE_URL) v="$DB_URL" ;;
@@ -270,6 +277,12 @@ install -d -m 700 "${OWNED[@]}" "$SECRETS"
 (umask 277 && "${IN_IMAGE[@]}" admin token generate >"$SECRETS/admin-token") || fail "admin token generate failed in the image's environment"
 grep -Eqx 'dtl_admin_[A-Za-z0-9_-]{43}' "$SECRETS/admin-token" || fail "admin token generate wrote no token to admin-token"
 give_to_image_user "$SECRETS/db-password" "$SECRETS/admin-token"
+# Store sales wired in but off (docs/SELLING.md): empty secrets and an empty products file.
+STORE_SECRETS=(stripe-webhook-secret lemonsqueezy-webhook-secret smtp-password)
+for f in "${STORE_SECRETS[@]}"; do (umask 277 && : >"$SECRETS/$f") && give_to_image_user "$SECRETS/$f"; done
+install -d -m 755 "$CONFIG"
+printf '{}\n' >"$CONFIG/products.json"
+chmod 644 "$CONFIG/products.json"
 check "keys rotate (first key) failed in the image's environment" \
   "${IN_IMAGE[@]}" keys rotate --secrets-dir "$SECRETS" --json >"$WORK/rotate-1.json" 2>/dev/null
 KID1="$(jq -r .kid "$WORK/rotate-1.json")"
@@ -612,16 +625,25 @@ install -d -m 755 "$SALE"
 install -d -m 700 "$SALE/mail" "$SALE/buyer"
 (cd "$ROOT" && exec node deploy/drill/store-sale.mjs sink "$SMTP_PORT" "$SALE/mail") >"$SALE/smtp.log" 2>&1 &
 SMTP_PID=$!
+# The placeholders filled in as SELLING.md says: the signing secret in its (empty) file, the
+# product in the products file, SMTP_URL and DATATOOLS_MAIL_FROM as compose.env would set them.
+rm -f "$SECRETS/stripe-webhook-secret"
 (umask 277 && node -e 'process.stdout.write("whsec_drill" + require("node:crypto").randomBytes(24).toString("hex"))' >"$SECRETS/stripe-webhook-secret")
 give_to_image_user "$SECRETS/stripe-webhook-secret"
-printf '{"stripe": {"core-1y": {"tier": "core", "years": 1}}}\n' >"$SALE/products.json"
-chmod 644 "$SALE/products.json"
-SALE_VARS=("STRIPE_WEBHOOK_SECRET_FILE=$SECRETS/stripe-webhook-secret" "DATATOOLS_PRODUCTS_FILE=$SALE/products.json"
-  "SMTP_URL=smtp://127.0.0.1:$SMTP_PORT" "DATATOOLS_MAIL_FROM=DataTools <sales@unalogix.com>" "DATATOOLS_MAIL_POLL_MS=200")
+SALE_VARS=("SMTP_URL=smtp://127.0.0.1:$SMTP_PORT" "DATATOOLS_MAIL_FROM=DataTools <sales@unalogix.com>" "DATATOOLS_MAIL_POLL_MS=200")
 stop_server
-# The api service's environment plus the sale's variables (SERVE is `env -i VARS… node …`).
-SERVE=(env -i "${SALE_VARS[@]}" "${SERVE[@]:2}")
+# The api service's environment (SERVE is `env -i VARS… node …`) with the sale's variables in
+# place of its empty SMTP_URL and DATATOOLS_MAIL_FROM.
+SALE_SERVE=()
+for arg in "${SERVE[@]:2}"; do
+  case "$arg" in SMTP_URL=* | DATATOOLS_MAIL_FROM=*) ;; *) SALE_SERVE+=("$arg") ;; esac
+done
+SERVE=(env -i "${SALE_VARS[@]}" "${SALE_SERVE[@]}")
 start_server
+# A product added to the file while the server runs is used without a restart (docs/SELLING.md).
+printf '{"stripe": {"core-1y": {"tier": "core", "years": 1}}}\n' >"$CONFIG/products.json.new"
+chmod 644 "$CONFIG/products.json.new"
+mv "$CONFIG/products.json.new" "$CONFIG/products.json"
 [ "$(curl -sS "$API/readyz" | jq -r .delivery)" = on ] || fail "/readyz does not report delivery on with SMTP_URL set"
 # stripe_event paid|refund → the webhook's answer (through nginx, over TLS)
 stripe_event() {

@@ -2,7 +2,9 @@
  * The configuration of store sales: the products file (which store product
  * is issued as which tier for how many years), the webhook secrets and the
  * SMTP settings of license e-mails. Read once at start; every mistake fails
- * with a message that names the variable and the field.
+ * with a message that names the variable and the field. The products file
+ * alone is read again where it is used (`currentProducts`), so a fixed file
+ * takes effect without a restart.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
@@ -168,14 +170,22 @@ export function parseProducts(text: string, label: string): Products {
   return out;
 }
 
-/** The secret from `VAR` or `VAR_FILE` (only one may be set). */
+/**
+ * The secret from `VAR` or `VAR_FILE` (only one may be set). An empty file
+ * means none, so a deployment can mount an empty placeholder for a store it
+ * does not sell through (deploy/compose.yaml does).
+ */
 function secret(env: Env, name: string, fileName: string): string | undefined {
   if (set(env[name]) && set(env[fileName])) bad(name, `set only one of ${name} and ${fileName}`);
-  const value = set(env[fileName])
-    ? readSecretFile(env[fileName]!, fileName)
-    : set(env[name])
-      ? env[name]!.trim()
-      : undefined;
+  const fromFile = set(env[fileName]) ? readSecretFile(env[fileName]!, fileName) : undefined;
+  const value =
+    fromFile !== undefined
+      ? fromFile === ""
+        ? undefined
+        : fromFile
+      : set(env[name])
+        ? env[name]!.trim()
+        : undefined;
   if (value !== undefined && value.length < 16) {
     bad(
       set(env[fileName]) ? fileName : name,
@@ -185,11 +195,17 @@ function secret(env: Env, name: string, fileName: string): string | undefined {
   return value;
 }
 
+/** SMTP_URL's settings; an empty SMTP_PASSWORD_FILE (a deployment's placeholder) means no password. */
 function smtpConfig(env: Env): SmtpConfig | undefined {
   const V = SALES_VARS;
+  const fromFile = set(env[V.SMTP_PASSWORD_FILE])
+    ? readSecretFile(env[V.SMTP_PASSWORD_FILE]!, V.SMTP_PASSWORD_FILE)
+    : "";
+  const password = fromFile === "" ? undefined : fromFile;
   if (!set(env[V.SMTP_URL])) {
-    if (set(env[V.SMTP_PASSWORD_FILE]))
-      bad(V.SMTP_PASSWORD_FILE, `is set but ${V.SMTP_URL} is not`);
+    if (password !== undefined) {
+      bad(V.SMTP_PASSWORD_FILE, `holds a password but ${V.SMTP_URL} is not set`);
+    }
     return undefined;
   }
   const url = env[V.SMTP_URL]!.trim();
@@ -205,9 +221,6 @@ function smtpConfig(env: Env): SmtpConfig | undefined {
   if (parsed.password !== "") {
     bad(V.SMTP_URL, `holds a password; put it in a mode-600 file named by ${V.SMTP_PASSWORD_FILE}`);
   }
-  const password = set(env[V.SMTP_PASSWORD_FILE])
-    ? readSecretFile(env[V.SMTP_PASSWORD_FILE]!, V.SMTP_PASSWORD_FILE)
-    : undefined;
   return { url, ...(password !== undefined ? { password } : {}) };
 }
 
@@ -237,13 +250,7 @@ function mailFrom(value: string): { name: string; address: string } {
  */
 export function loadSalesConfig(env: Env, cwd = process.cwd()): SalesConfig {
   const V = SALES_VARS;
-  let products = NO_PRODUCTS;
-  let productsFile: string | undefined;
-  if (set(env[V.PRODUCTS_FILE])) {
-    const given = env[V.PRODUCTS_FILE]!.trim();
-    productsFile = isAbsolute(given) ? given : resolve(cwd, given);
-    products = loadProductsFile(productsFile, `${V.PRODUCTS_FILE} (${productsFile})`);
-  }
+  const { products, productsFile } = loadProducts(env, cwd);
   const smtp = smtpConfig(env);
   const templatesDir = set(env[V.MAIL_TEMPLATES_DIR])
     ? resolve(cwd, env[V.MAIL_TEMPLATES_DIR]!.trim())
@@ -265,6 +272,43 @@ export function loadSalesConfig(env: Env, cwd = process.cwd()): SalesConfig {
       pollMs: millis(env, V.MAIL_POLL, DEFAULT_DELIVERY.pollMs),
     },
   };
+}
+
+/** How errors name the products file: the variable and the path it points at. */
+const productsLabel = (path: string) => `${SALES_VARS.PRODUCTS_FILE} (${path})`;
+
+/**
+ * The products as they are now: the products file read and checked again, as
+ * at start (a mistake throws CONFIG_INVALID naming the line or the field,
+ * FILE_UNREADABLE when it cannot be read), or, when no file is configured,
+ * the products the configuration holds. Webhooks and replay call it before
+ * they write anything, so the vendor's fix-then-replay needs no restart.
+ *
+ * @example
+ * ```ts
+ * const products = currentProducts(config.sales);
+ * ```
+ */
+export function currentProducts(config: Pick<SalesConfig, "products" | "productsFile">): Products {
+  return config.productsFile === undefined
+    ? config.products
+    : loadProductsFile(config.productsFile, productsLabel(config.productsFile));
+}
+
+/**
+ * Only the products: DATATOOLS_PRODUCTS_FILE read and checked (no file
+ * configured: none), for commands that need nothing else of the sales
+ * configuration (`dtlicense webhooks replay`).
+ */
+export function loadProducts(
+  env: Env,
+  cwd = process.cwd(),
+): { products: Products; productsFile: string | undefined } {
+  if (!set(env[SALES_VARS.PRODUCTS_FILE]))
+    return { products: NO_PRODUCTS, productsFile: undefined };
+  const given = env[SALES_VARS.PRODUCTS_FILE]!.trim();
+  const productsFile = isAbsolute(given) ? given : resolve(cwd, given);
+  return { products: loadProductsFile(productsFile, productsLabel(productsFile)), productsFile };
 }
 
 /** Reads and checks a products file. */

@@ -122,7 +122,7 @@ ${csrf}
 <% if (it.d.webhooks.ignored === 0) { %>
 <p>No store webhook event was ignored.</p>
 <% } else { %>
-<p><strong><%= it.d.webhooks.ignored %></strong> store webhook event<%= it.d.webhooks.ignored === 1 ? " was" : "s were" %> ignored. Fix the cause (e.g. add the product to the products file and restart), then replay one with <code>dtlicense webhooks replay ID</code>.</p>
+<p><strong><%= it.d.webhooks.ignored %></strong> store webhook event<%= it.d.webhooks.ignored === 1 ? " was" : "s were" %> ignored. Fix the cause (e.g. add the product to the products file, which is read again: no restart), then replay one with <code>dtlicense webhooks replay ID</code>.</p>
 <div class="scroll"><table>
 <caption>The latest<% if (it.d.webhooks.ignored > it.d.webhooks.latest.length) { %> <%= it.d.webhooks.latest.length %><% } %> ignored events</caption>
 <thead><tr><th scope="col" class="num">ID</th><th scope="col">Store and event</th><th scope="col">Received</th><th scope="col">Reason</th></tr></thead>

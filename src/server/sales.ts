@@ -6,7 +6,12 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import { DEFAULT_DELIVERY, NO_PRODUCTS, type SalesConfig } from "../config/sales.js";
+import {
+  currentProducts,
+  DEFAULT_DELIVERY,
+  NO_PRODUCTS,
+  type SalesConfig,
+} from "../config/sales.js";
 import {
   lemonSqueezyEventId,
   listStoreEvents,
@@ -140,8 +145,10 @@ function registerWebhooks(app: FastifyInstance, ctx: ServerContext, sales: Sales
       tags: [TAGS.sales],
       response: { 200: WebhookAnswer, ...errorResponses(400, 413, 503) },
     };
+    // The products file is read again for each event (a broken one answers 500 and stores
+    // nothing, so the store retries), so a product added to it needs no restart.
     const handled = (e: StoreEvent, req: FastifyRequest) =>
-      receiveStoreEvent(ctx.service, sales.products, e, String(req.id));
+      receiveStoreEvent(ctx.service, currentProducts(sales), e, String(req.id));
     const logged = (req: FastifyRequest, o: EventOutcome) => {
       req.log.info(
         {
@@ -273,7 +280,7 @@ export function registerSalesRoutes(
         tags: [TAGS.sales],
         summary: "Replay an ignored webhook event",
         description:
-          "Handles the stored event again with the server's current products file (e.g. after adding a missing product and restarting).",
+          "Handles the stored event again with the products file as it is now, read and checked again (e.g. after adding a missing product; no restart). A broken products file answers 500 CONFIG_INVALID naming the line or field (FILE_UNREADABLE when it cannot be read) and changes nothing.",
         security: ADMIN,
         params: WebhookEventParams,
         response: { 200: WebhookEventRecord, ...errorResponses(400, 401, 404, 409, 503) },
@@ -281,13 +288,13 @@ export function registerSalesRoutes(
       onRequest,
       config: { emptyBodyIsObject: true },
     },
-    async (req) =>
-      replayStoreEvent(
-        ctx.service,
-        config.products,
-        wholeNumber(req.params.id, "id", 1, Number.MAX_SAFE_INTEGER),
-        { actor: req.actor, requestId: String(req.id) },
-      ),
+    async (req) => {
+      const id = wholeNumber(req.params.id, "id", 1, Number.MAX_SAFE_INTEGER);
+      return replayStoreEvent(ctx.service, currentProducts(config), id, {
+        actor: req.actor,
+        requestId: String(req.id),
+      });
+    },
   );
 
   r.post(

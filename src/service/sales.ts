@@ -237,7 +237,7 @@ async function apply(
     const product = products[e.provider][action.product];
     if (!product) {
       return ignored(
-        `unknown product ${action.product}: add it to the ${e.provider} products (DATATOOLS_PRODUCTS_FILE), restart, then replay this event`,
+        `unknown product ${action.product}: add it to the ${e.provider} products (DATATOOLS_PRODUCTS_FILE), then replay this event`,
       );
     }
     const already = await findSaleLicense(tx, e.provider, action.reference);
@@ -324,8 +324,9 @@ export async function receiveStoreEvent(
 
 /**
  * Handles an ignored event again from its stored payload (after the products
- * file was fixed, say). NOT_FOUND for an unknown id; WEBHOOK_EVENT_PROCESSED
- * when it already took effect.
+ * file was fixed, say) with `products` as they are now (the caller reads the
+ * file again: `currentProducts`). NOT_FOUND for an unknown id;
+ * WEBHOOK_EVENT_PROCESSED when it already took effect.
  */
 export async function replayStoreEvent(
   ctx: ServiceContext,

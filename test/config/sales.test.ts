@@ -72,4 +72,64 @@ describe("the products file", () => {
       refusal(() => loadSalesConfig({ SMTP_URL: "smtp://mail.example.com" })).message,
     ).toContain("DATATOOLS_MAIL_FROM");
   });
+  it("takes deploy/compose.yaml's empty placeholders for a store or SMTP account not in use as none", () => {
+    const dir = mkdtempSync(join(tmpdir(), "dtl-sales-"));
+    const file = (name: string, text: string) => {
+      const path = join(dir, name);
+      writeFileSync(path, text, { mode: 0o400 });
+      return path;
+    };
+    writeFileSync(join(dir, "products.json"), "{}\n");
+    const placeholders = {
+      DATATOOLS_PRODUCTS_FILE: join(dir, "products.json"),
+      STRIPE_WEBHOOK_SECRET_FILE: file("stripe-webhook-secret", ""),
+      LEMONSQUEEZY_WEBHOOK_SECRET_FILE: file("lemonsqueezy-webhook-secret", "\n"),
+      SMTP_PASSWORD_FILE: file("smtp-password", ""),
+      SMTP_URL: "",
+      DATATOOLS_MAIL_FROM: "",
+    };
+    const config = loadSalesConfig(placeholders);
+    expect(config).toMatchObject({
+      products: { stripe: {}, lemonsqueezy: {} },
+      stripeSecret: undefined,
+      lemonSqueezySecret: undefined,
+      smtp: undefined,
+      mailFrom: undefined,
+    });
+    // SMTP without a password (a relay that needs none) with the empty password file.
+    expect(
+      loadSalesConfig({
+        ...placeholders,
+        SMTP_URL: "smtp://relay.example.com:25",
+        DATATOOLS_MAIL_FROM: "DataTools <sales@example.com>",
+      }).smtp,
+    ).toEqual({ url: "smtp://relay.example.com:25" });
+    // Filled in, each is used; a secret too short is still refused.
+    const stripe = file("stripe-2", "whsec_0123456789abcdef0123\n");
+    expect(
+      loadSalesConfig({ ...placeholders, STRIPE_WEBHOOK_SECRET_FILE: stripe }).stripeSecret,
+    ).toBe("whsec_0123456789abcdef0123");
+    const short = refusal(() =>
+      loadSalesConfig({ ...placeholders, STRIPE_WEBHOOK_SECRET_FILE: file("stripe-3", "whsec_x") }),
+    );
+    expect([short.code, short.message]).toEqual([
+      "CONFIG_INVALID",
+      expect.stringContaining("STRIPE_WEBHOOK_SECRET_FILE: is shorter than 16 characters"),
+    ]);
+    const smtp = loadSalesConfig({
+      ...placeholders,
+      SMTP_URL: "smtps://sales@mail.example.com:465",
+      SMTP_PASSWORD_FILE: file("smtp-2", "s3cret\n"),
+      DATATOOLS_MAIL_FROM: "sales@example.com",
+    }).smtp;
+    expect(smtp).toEqual({ url: "smtps://sales@mail.example.com:465", password: "s3cret" });
+    // A password with no SMTP_URL is a mistake worth stopping for.
+    const orphan = refusal(() =>
+      loadSalesConfig({ ...placeholders, SMTP_PASSWORD_FILE: file("smtp-3", "s3cret") }),
+    );
+    expect([orphan.code, orphan.message]).toEqual([
+      "CONFIG_INVALID",
+      "SMTP_PASSWORD_FILE: holds a password but SMTP_URL is not set",
+    ]);
+  });
 });

@@ -160,7 +160,7 @@ describe.skipIf(!run)("the admin console in chromium", () => {
       await settleWebhookEvent(tx, id, {
         status: "ignored",
         reason:
-          "unknown product price_1QteamYearly: add it to the stripe products (DATATOOLS_PRODUCTS_FILE), restart, then replay this event",
+          "unknown product price_1QteamYearly: add it to the stripe products (DATATOOLS_PRODUCTS_FILE), then replay this event",
         licenseKey: null,
         at: start,
       });

@@ -2,6 +2,7 @@
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
+import { SALES_VARS } from "../../src/config/sales.js";
 
 const DEPLOY = resolve(import.meta.dirname, "../../deploy");
 const compose = readFileSync(join(DEPLOY, "compose.yaml"), "utf8");
@@ -105,7 +106,42 @@ describe("deploy/compose.yaml", () => {
     );
     expect(compose).not.toMatch(/external:\s*true/);
     const mounts = lines.filter((l) => l.path.at(-1) === "volumes" && l.path[0] === "services");
-    expect(mounts.map((l) => l.value)).toEqual(["pgdata:/var/lib/postgresql/data"]);
+    expect(mounts.map((l) => `${l.path[1]} ${l.value}`)).toEqual([
+      "postgres pgdata:/var/lib/postgresql/data",
+      "api ${DATATOOLS_CONFIG_DIR:-/srv/datatools-license/config}:/etc/datatools-license:ro",
+    ]);
+  });
+
+  it("mounts the products file's folder read-only, so an edited (or replaced) file is seen without a restart", () => {
+    const env = at("services", "api", "environment");
+    expect(env.find((l) => l.key === "DATATOOLS_PRODUCTS_FILE")?.value).toBe(
+      "/etc/datatools-license/products.json",
+    );
+    const mount = at("services", "api", "volumes").map((l) => l.value);
+    expect(mount).toEqual([
+      "${DATATOOLS_CONFIG_DIR:-/srv/datatools-license/config}:/etc/datatools-license:ro",
+    ]);
+  });
+
+  it("wires in the store-sale secrets and takes the e-mail settings from compose.env, unset by default", () => {
+    const env = Object.fromEntries(
+      at("services", "api", "environment").map((l) => [l.key!, l.value]),
+    );
+    expect(env).toMatchObject({
+      STRIPE_WEBHOOK_SECRET_FILE: "/run/secrets/stripe-webhook-secret",
+      LEMONSQUEEZY_WEBHOOK_SECRET_FILE: "/run/secrets/lemonsqueezy-webhook-secret",
+      SMTP_PASSWORD_FILE: "/run/secrets/smtp-password",
+      SMTP_URL: "${SMTP_URL:-}",
+      DATATOOLS_MAIL_FROM: "${DATATOOLS_MAIL_FROM:-}",
+      DATATOOLS_MAIL_TEMPLATES_DIR: "${DATATOOLS_MAIL_TEMPLATES_DIR:-}",
+    });
+    // Every variable the sales configuration reads from a file is wired (src/config/sales.ts).
+    for (const name of Object.values(SALES_VARS).filter((v) => v.endsWith("_FILE"))) {
+      expect(Object.keys(env), name).toContain(name);
+    }
+    // No value of a secret: the webhook secrets only through their files.
+    expect(env).not.toHaveProperty("STRIPE_WEBHOOK_SECRET");
+    expect(env).not.toHaveProperty("LEMONSQUEEZY_WEBHOOK_SECRET");
   });
 
   it("mounts every secret read-only from /srv/datatools-license/secrets and points *_FILE variables at it", () => {
@@ -113,8 +149,11 @@ describe("deploy/compose.yaml", () => {
     expect(secrets.sort()).toEqual([
       "admin-token",
       "db-password",
+      "lemonsqueezy-webhook-secret",
       "license-public-keys",
       "license-signing-key",
+      "smtp-password",
+      "stripe-webhook-secret",
     ]);
     for (const name of secrets) {
       const file = at("secrets", name).find((l) => l.key === "file")?.value ?? "";
@@ -129,9 +168,14 @@ describe("deploy/compose.yaml", () => {
       "DATATOOLS_ADMIN_TOKEN_FILE",
       "DATATOOLS_LICENSE_PRIVKEY_FILE",
       "DATATOOLS_LICENSE_PUBKEY_FILE",
+      "DATATOOLS_PRODUCTS_FILE",
+      "LEMONSQUEEZY_WEBHOOK_SECRET_FILE",
       "POSTGRES_PASSWORD_FILE",
+      "SMTP_PASSWORD_FILE",
+      "STRIPE_WEBHOOK_SECRET_FILE",
     ]);
-    for (const l of fileVars) {
+    // The products file is not secret: it comes from the mounted config folder.
+    for (const l of fileVars.filter((v) => v.key !== "DATATOOLS_PRODUCTS_FILE")) {
       const name = l.value.replace("/run/secrets/", "");
       expect(l.value, l.key).toMatch(/^\/run\/secrets\//);
       expect(secrets, l.key).toContain(name);

@@ -120,6 +120,7 @@ describe("runbook steps 6, 9, 10 and 12 in the api service (docker compose exec 
   const parent = imageUserDir("dtl-img-compose-");
   const secrets = join(parent, "secrets");
   const data = join(parent, "data");
+  const config = join(parent, "config");
   let env: Record<string, string>;
   let drop: (() => Promise<void>) | undefined;
 
@@ -132,6 +133,13 @@ describe("runbook steps 6, 9, 10 and 12 in the api service (docker compose exec 
     writeFileSync(join(secrets, "admin-token"), token.stdout, { mode: 0o400 });
     writeFileSync(join(secrets, "db-password"), "unused-with-trust-auth\n", { mode: 0o400 });
     giveToImageUser(join(secrets, "admin-token"), join(secrets, "db-password"));
+    // The store-sale placeholders of a vendor not selling through a store (docs/SELLING.md).
+    for (const name of ["stripe-webhook-secret", "lemonsqueezy-webhook-secret", "smtp-password"]) {
+      writeFileSync(join(secrets, name), "", { mode: 0o400 });
+      giveToImageUser(join(secrets, name));
+    }
+    mkdirSync(config, { mode: 0o755 });
+    writeFileSync(join(config, "products.json"), "{}\n", { mode: 0o644 });
     mkdirSync(data, { mode: 0o700 });
     giveToImageUser(data);
     // The compose project's PostgreSQL when the suite has one; else the embedded database.
@@ -142,7 +150,12 @@ describe("runbook steps 6, 9, 10 and 12 in the api service (docker compose exec 
       drop = scratch.drop;
     }
     env = imageEnv(
-      { secretsDir: secrets, dataDir: data, ...(databaseUrl ? { databaseUrl } : {}) },
+      {
+        secretsDir: secrets,
+        dataDir: data,
+        configDir: config,
+        ...(databaseUrl ? { databaseUrl } : {}),
+      },
       true,
     );
   }, 60_000);

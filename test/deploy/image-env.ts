@@ -31,7 +31,10 @@ export function dockerfileEnv(): Record<string, string> {
   return env;
 }
 
-/** The variables deploy/compose.yaml sets for the api service (block-style `KEY: value` lines). */
+/**
+ * The variables deploy/compose.yaml sets for the api service (block-style `KEY: value` lines),
+ * as with an empty compose.env: a value `${NAME:-default}` is its default.
+ */
 export function composeApiEnv(): Record<string, string> {
   const lines = readFileSync(join(ROOT, "deploy", "compose.yaml"), "utf8").split("\n");
   const env: Record<string, string> = {};
@@ -43,10 +46,17 @@ export function composeApiEnv(): Record<string, string> {
     if (indent <= 2) inApi = line === "  api:";
     if (indent <= 4) inEnv = inApi && line === "    environment:";
     const kv = /^ {6}([A-Za-z0-9_]+):\s*(.*)$/.exec(line);
-    if (inEnv && kv) env[kv[1]!] = kv[2]!.replace(/^(["'])(.*)\1$/, "$2");
+    if (inEnv && kv) {
+      env[kv[1]!] = kv[2]!
+        .replace(/^(["'])(.*)\1$/, "$2")
+        .replace(/^\$\{[A-Za-z0-9_]+:-(.*)\}$/, "$1");
+    }
   }
   return env;
 }
+
+/** Where deploy/compose.yaml mounts the config folder (the products file) in the api container. */
+export const CONFIG_MOUNT = "/etc/datatools-license";
 
 /** Where the container's paths are on this machine. */
 export interface HostPaths {
@@ -54,6 +64,8 @@ export interface HostPaths {
   readonly secretsDir: string;
   /** Stands for DATATOOLS_DATA_DIR (/var/lib/datatools-license). */
   readonly dataDir: string;
+  /** Stands for the mounted config folder (/etc/datatools-license: the products file). */
+  readonly configDir?: string;
   /** Stands for the compose project's PostgreSQL; undefined: the embedded database instead. */
   readonly databaseUrl?: string;
 }
@@ -73,6 +85,9 @@ export function imageEnv(paths: HostPaths, compose = false): Record<string, stri
   };
   for (const [k, v] of Object.entries(env)) {
     if (v.startsWith("/run/secrets/")) env[k] = join(paths.secretsDir, v.slice(13));
+    if (v.startsWith(`${CONFIG_MOUNT}/`) && paths.configDir !== undefined) {
+      env[k] = join(paths.configDir, v.slice(CONFIG_MOUNT.length + 1));
+    }
   }
   env.DATATOOLS_DATA_DIR = paths.dataDir;
   if (compose) {

@@ -1,11 +1,15 @@
 // The store webhooks through the HTTP app, on each backend: signatures, exactly-once,
 // what each event does, what is refused (and that nothing is then stored).
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { FastifyInstance, LightMyRequestResponse } from "fastify";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createHarness, errorOf, json, START, type Harness } from "../server/harness.js";
 import { backendNames } from "../store/databases.js";
 import {
   LS_SECRET,
+  PRODUCTS,
   SALES,
   chargeRefunded,
   checkoutCompleted,
@@ -167,7 +171,7 @@ describe.each(backendNames())("the store webhooks on %s", (backend) => {
     expect(unknown.reason).toContain("unknown product unknown-product");
     expect(listed.find((e) => e.event_id === cases[2]!.id)!.reason).toContain("name");
 
-    // The vendor adds the product (the server restarts with the fixed file) and replays.
+    // Another server process, configured with the product, replays it too.
     const fixed = await h.other({
       sales: {
         ...SALES,
@@ -190,6 +194,136 @@ describe.each(backendNames())("the store webhooks on %s", (backend) => {
     });
     expect(twice.statusCode).toBe(409);
     expect(errorOf(twice).code).toBe("WEBHOOK_EVENT_PROCESSED");
+  });
+
+  it("reads the products file again for a replay and for new events, so the fix needs no restart", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "dtl-products-"));
+    const file = join(dir, "products.json");
+    writeFileSync(file, JSON.stringify(PRODUCTS));
+    // One server, started with the file; it is never rebuilt below.
+    const live = await h.other({ sales: { ...SALES, productsFile: file } });
+    const post = (event: unknown) => {
+      const { payload, header } = signStripe(event, START);
+      return live.inject({
+        method: "POST",
+        url: "/v1/webhooks/stripe",
+        headers: { "content-type": "application/json", "stripe-signature": header },
+        payload,
+      });
+    };
+    const replay = (id: number) =>
+      live.inject({
+        method: "POST",
+        url: `/v1/webhooks/events/${id}/replay`,
+        headers: { authorization: `Bearer ${h.token}` },
+      });
+    const first = json<Answer>(await post(checkoutCompleted({ product: "core-2y" })));
+    expect(first).toMatchObject({ status: "ignored" });
+    expect(first.reason).toBe(
+      "unknown product core-2y: add it to the stripe products (DATATOOLS_PRODUCTS_FILE), then replay this event",
+    );
+    const [ignored] = json<{ events: { id: number }[] }>(
+      await admin("GET", "/v1/webhooks/events?status=ignored"),
+    ).events;
+    expect(await stored()).toEqual({ licenses: 0, events: 1, outbox: 0 });
+
+    writeFileSync(file, JSON.stringify({ stripe: { "core-2y": { tier: "core", years: 2 } } }));
+    const replayed = await replay(ignored!.id);
+    expect(replayed.statusCode).toBe(200);
+    expect(json(replayed)).toMatchObject({ status: "processed", license_key: expect.any(String) });
+    const license = json<{ tier: string; expires_at: string }>(
+      await admin("GET", `/v1/licenses/${json<{ license_key: string }>(replayed).license_key}`),
+    );
+    expect(license.tier).toBe("core");
+    // A new sale of the product added to the file is issued as well, by the same server.
+    expect(json<Answer>(await post(checkoutCompleted({ product: "core-2y" })))).toMatchObject({
+      status: "processed",
+    });
+    // A product removed from the file is unknown again at once.
+    expect(json<Answer>(await post(checkoutCompleted({ product: "core-1y" })))).toMatchObject({
+      status: "ignored",
+      reason: expect.stringContaining("unknown product core-1y"),
+    });
+    expect(await stored()).toEqual({ licenses: 2, events: 3, outbox: 2 });
+  });
+
+  it("refuses a replay while the products file is broken, naming the line or field, and changes nothing", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "dtl-products-"));
+    const file = join(dir, "products.json");
+    writeFileSync(file, "{}");
+    const live = await h.other({ sales: { ...SALES, productsFile: file } });
+    const { payload, header } = signStripe(checkoutCompleted({ product: "core-2y" }), START);
+    const post = () =>
+      live.inject({
+        method: "POST",
+        url: "/v1/webhooks/stripe",
+        headers: { "content-type": "application/json", "stripe-signature": header },
+        payload,
+      });
+    expect(json<Answer>(await post())).toMatchObject({ status: "ignored" });
+    const [ignored] = json<{ events: { id: number; reason: string; updated_at: string }[] }>(
+      await admin("GET", "/v1/webhooks/events?status=ignored"),
+    ).events;
+    const before = await stored();
+    const broken = [
+      {
+        text: '{"stripe": {"core-2y": {"tier": "core", "years": 2},}}',
+        code: "CONFIG_INVALID",
+        says: /DATATOOLS_PRODUCTS_FILE \(.*products\.json\): is not valid JSON at line 1, column/,
+      },
+      {
+        text: '{\n  "stripe": {\n    "core-2y": {"tier": "gold", "years": 2}\n  }\n}\n',
+        code: "CONFIG_INVALID",
+        says: /stripe\["core-2y"\]\.tier must be one of lite, core, pro/,
+      },
+      {
+        text: '{"stripe": {"core-2y": {"tier": "core", "years": 0}}}',
+        code: "CONFIG_INVALID",
+        says: /stripe\["core-2y"\]\.years must be a whole number from 1 to/,
+      },
+      {
+        text: undefined,
+        code: "FILE_UNREADABLE",
+        says: /DATATOOLS_PRODUCTS_FILE \(.*\): cannot read it/,
+      },
+    ];
+    for (const b of broken) {
+      if (b.text === undefined) rmSync(file);
+      else writeFileSync(file, b.text);
+      const res = await live.inject({
+        method: "POST",
+        url: `/v1/webhooks/events/${ignored!.id}/replay`,
+        headers: { authorization: `Bearer ${h.token}` },
+      });
+      expect(res.statusCode, b.code).toBe(500);
+      expect(errorOf(res).code).toBe(b.code);
+      expect(errorOf(res).message).toMatch(b.says);
+      expect(await stored()).toEqual(before);
+      // A webhook meanwhile is refused too (the store retries it) and stores nothing.
+      const other = checkoutCompleted({ product: "core-2y" });
+      const signed = signStripe(other, START);
+      const refused = await live.inject({
+        method: "POST",
+        url: "/v1/webhooks/stripe",
+        headers: { "content-type": "application/json", "stripe-signature": signed.header },
+        payload: signed.payload,
+      });
+      expect(refused.statusCode).toBe(500);
+      expect(errorOf(refused).code).toBe(b.code);
+      expect(await stored()).toEqual(before);
+    }
+    const still = json<{ events: { id: number; reason: string; updated_at: string }[] }>(
+      await admin("GET", "/v1/webhooks/events?status=ignored"),
+    ).events;
+    expect(still).toEqual([ignored]);
+    // Fixed, the same event replays.
+    writeFileSync(file, JSON.stringify({ stripe: { "core-2y": { tier: "core", years: 2 } } }));
+    const res = await live.inject({
+      method: "POST",
+      url: `/v1/webhooks/events/${ignored!.id}/replay`,
+      headers: { authorization: `Bearer ${h.token}` },
+    });
+    expect(json(res)).toMatchObject({ status: "processed" });
   });
 
   it("signs a name with line breaks as one line, so it can reach no e-mail header", async () => {

@@ -78,7 +78,7 @@ export function registerSales(program: Command, ctx: CliContext, wrap: Wrap): vo
     webhooks
       .command("replay")
       .description(
-        "handle an ignored event again (e.g. after adding its product to DATATOOLS_PRODUCTS_FILE; a server must be restarted to read the file)",
+        "handle an ignored event again (e.g. after adding its product to DATATOOLS_PRODUCTS_FILE, which is read again: no restart)",
       )
       .argument("<id>", "the event's id from 'dtlicense webhooks list'")
       .option("--json", "print JSON"),
@@ -89,14 +89,15 @@ export function registerSales(program: Command, ctx: CliContext, wrap: Wrap): vo
       const event = target
         ? await callApi<WebhookEvent>(target, "POST", `/v1/webhooks/events/${n}/replay`)
         : await (async () => {
-            const { loadSalesConfig } = await import("../../config/sales.js");
-            const sales = loadSalesConfig(ctx.env);
+            const { loadProducts } = await import("../../config/sales.js");
+            // The products file as it is now, checked as the server checks it, before anything is opened.
+            const { products } = loadProducts(ctx.env);
             return withService(
               ctx,
               { dataDir: opts.dataDir, schema: "require", keys: loadKeys(ctx) },
               async (service) => {
                 const { replayStoreEvent } = await import("../../service/sales.js");
-                return replayStoreEvent(service, sales.products, n, { actor: "cli" });
+                return replayStoreEvent(service, products, n, { actor: "cli" });
               },
             );
           })();
