@@ -3,13 +3,13 @@
 // still activated, verified and imported.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { licensePath } from "../src/client/index.js";
 import { runInProcess, tempHome } from "./helpers/cli.js";
 import { NOW, sign } from "./client/support.js";
 import { REFUSED, hex } from "./helpers/unicode.js";
 import { backendNames } from "./store/databases.js";
-import { createHarness, errorOf, json, signer, type Harness } from "./server/harness.js";
+import { errorOf, json, signer, useHarness } from "./server/harness.js";
 
 const logOf = (home: string) => join(home, ".datatools-creator", "issued.jsonl");
 // One of each class (argv cannot carry U+0000, so the C0 case is U+001B ESCAPE).
@@ -56,16 +56,7 @@ describe("dtlicense activate", () => {
 });
 
 describe.each(backendNames())("the license server on %s", (backend) => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await createHarness(backend);
-  });
-  afterAll(async () => {
-    await h?.close();
-  });
-  beforeEach(async () => {
-    await h.reset();
-  });
+  const h = useHarness(backend);
   const auth = () => ({ authorization: `Bearer ${h.token}` });
 
   it("refuses POST /v1/licenses for each class of character, storing nothing", async () => {

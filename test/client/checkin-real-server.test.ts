@@ -4,20 +4,20 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { FastifyInstance } from "fastify";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { LicenseClient, loadLicense } from "../../src/client/index.js";
 import { hostLabel } from "../../src/cli/online.js";
 import { backendNames } from "../store/databases.js";
 import { runInProcess, spawnCli, tempHome } from "../helpers/cli.js";
 import { KeyRing, generateKeypair, importSigner } from "../../src/core/keys.js";
-import { createHarness, ring, signer, type Harness } from "../server/harness.js";
+import { ring, signer, useHarness } from "../server/harness.js";
 
 const ADA = { name: "Ada Lovelace", email: "ada@example.com" };
 const MINUTE = 60_000;
 const DAY = 86_400_000;
 
 describe.each(backendNames())("the client against the real server on %s", (backend) => {
-  let h: Harness;
+  const h = useHarness(backend);
   let url: string;
 
   /** Starts an app of the harness on a real socket (closed with the harness); its base URL. */
@@ -29,14 +29,7 @@ describe.each(backendNames())("the client against the real server on %s", (backe
   }
 
   beforeAll(async () => {
-    h = await createHarness(backend);
     url = await listen(h.app);
-  });
-  afterAll(async () => {
-    await h?.close();
-  });
-  beforeEach(async () => {
-    await h.reset();
   });
 
   const tick = (ms = MINUTE) => (h.clock.now = new Date(h.clock.now.getTime() + ms));

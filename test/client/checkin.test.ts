@@ -1,9 +1,8 @@
 // The client side of the online check-in: seats, signed answers refused when they are not
 // to be believed, the grace period, revocations that reach an offline app, the cache file.
 import { readFileSync, statSync, writeFileSync, rmSync, existsSync } from "node:fs";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { answerMessage, parseAnswerSignature } from "../../src/core/answer.js";
-import { KeyRing, importPublicKey } from "../../src/core/keys.js";
 import {
   DEFAULT_GRACE_MS,
   LicenseClient,
@@ -12,30 +11,15 @@ import {
   type OnlineOptions,
 } from "../../src/client/index.js";
 import { noble } from "../core/support.js";
-import { startFakeServer, type FakeServer, type Misbehaviour } from "./fake-checkin-server.js";
-import { ADA, DAY, DEV_PUB, NOW, devSigner, mint, tempHome, vendorSigner } from "./support.js";
+import { useFakeServers, type Misbehaviour } from "./fake-checkin-server.js";
+import { ADA, DAY, DEV_PUB, NOW, devSigner, mint, tempHome } from "./support.js";
 
 const FP = "fp-machine-0001";
-const ring = new KeyRing([importPublicKey(Buffer.from(DEV_PUB, "hex"))]);
-const servers: FakeServer[] = [];
-
-afterEach(async () => {
-  while (servers.length > 0)
-    await servers
-      .pop()!
-      .close()
-      .catch(() => undefined);
-});
+const startServer = useFakeServers();
 
 async function setUp(online: OnlineOptions = {}, fingerprint = FP) {
   const clock = { now: NOW };
-  const server = await startFakeServer({
-    ring,
-    signer: devSigner,
-    otherSigner: vendorSigner,
-    now: () => clock.now,
-  });
-  servers.push(server);
+  const server = await startServer(() => clock.now);
   const home = tempHome();
   const make = (opts: OnlineOptions = online, fp = fingerprint) =>
     new LicenseClient({

@@ -1,35 +1,19 @@
 // The buyer's online commands: activate --server, check-in, status --online, deactivate.
 import { existsSync, statSync } from "node:fs";
-import { afterEach, describe, expect, it } from "vitest";
-import { KeyRing, importPublicKey } from "../../src/core/keys.js";
+import { describe, expect, it } from "vitest";
 import { LicenseClient } from "../../src/client/index.js";
 import { runInProcess, spawnCli } from "../helpers/cli.js";
-import { startFakeServer, type FakeServer } from "./fake-checkin-server.js";
-import { ADA, DAY, DEV_PUB, NOW, devSigner, mint, tempHome, vendorSigner } from "./support.js";
+import { useFakeServers } from "./fake-checkin-server.js";
+import { ADA, DAY, DEV_PUB, NOW, mint, tempHome } from "./support.js";
 
-const ring = new KeyRing([importPublicKey(Buffer.from(DEV_PUB, "hex"))]);
-const servers: FakeServer[] = [];
-
-afterEach(async () => {
-  while (servers.length > 0)
-    await servers
-      .pop()!
-      .close()
-      .catch(() => undefined);
-});
+const startServer = useFakeServers();
 
 /** The stable code at the end of the CLI's one-line error. */
 const codeOf = (stderr: string) => /\[([A-Z_0-9]+)\]\n$/.exec(stderr)?.[1];
 
 async function setUp() {
   const clock = { now: NOW };
-  const server = await startFakeServer({
-    ring,
-    signer: devSigner,
-    otherSigner: vendorSigner,
-    now: () => clock.now,
-  });
-  servers.push(server);
+  const server = await startServer(() => clock.now);
   const home = tempHome();
   const { blob, payload } = mint({}, NOW);
   const cli = (argv: string[]) => runInProcess(argv, { home, now: clock.now });
@@ -192,13 +176,7 @@ describe("dtlicense deactivate with a license server", () => {
 
 describe("the installed dtlicense (dist/, real clock, real process)", () => {
   it("activates online, checks in and releases the seat", async () => {
-    const server = await startFakeServer({
-      ring,
-      signer: devSigner,
-      otherSigner: vendorSigner,
-      now: () => new Date(),
-    });
-    servers.push(server);
+    const server = await startServer(() => new Date());
     const home = tempHome();
     const env = { HOME: home };
     const { blob } = mint({}, new Date());

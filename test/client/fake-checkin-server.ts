@@ -5,7 +5,9 @@ import type { AddressInfo } from "node:net";
 import { signAnswer } from "../../src/core/answer.js";
 import { LicenseError } from "../../src/core/errors.js";
 import { verifyBlob } from "../../src/core/format.js";
-import type { KeyRing, Signer } from "../../src/core/keys.js";
+import { KeyRing, importPublicKey, type Signer } from "../../src/core/keys.js";
+import { afterEach } from "vitest";
+import { DEV_PUB, devSigner, vendorSigner } from "./support.js";
 
 /** How the next answers go wrong. */
 export type Misbehaviour =
@@ -197,44 +199,24 @@ export async function startFakeServer(options: {
     const now = ms(options.now());
     const state = states.get(key)?.state ?? "active";
     const mine = seat.activations.find((a) => a.fingerprint === body.fingerprint) ?? null;
+    /** Sends the seat answer for this license, machine and nonce. */
+    const answer = (status: number, code: string, message: string, a: Activation | null) =>
+      send(req, res, status, seatAnswer(code, message, key, state, expires, a, body.nonce));
+    /** Answers for a license that is not active (true), or does nothing (false). */
     const stop = (): boolean => {
       if (state === "active") return false;
-      const code = state.toUpperCase();
-      send(
-        req,
-        res,
-        403,
-        seatAnswer(code, `the license is ${state}`, key, state, expires, mine, body.nonce),
-      );
+      answer(403, state.toUpperCase(), `the license is ${state}`, mine);
       return true;
     };
     if (route === "/v1/activations") {
       if (stop()) return;
       if (mine) {
         mine.last_seen_at = now;
-        send(
-          req,
-          res,
-          200,
-          seatAnswer("ALREADY_ACTIVE", "already active", key, state, expires, mine, body.nonce),
-        );
+        answer(200, "ALREADY_ACTIVE", "already active", mine);
         return;
       }
       if (seat.limit !== null && seat.activations.length >= seat.limit) {
-        send(
-          req,
-          res,
-          409,
-          seatAnswer(
-            "SEAT_LIMIT_REACHED",
-            `all ${seat.limit} seats are taken`,
-            key,
-            state,
-            expires,
-            null,
-            body.nonce,
-          ),
-        );
+        answer(409, "SEAT_LIMIT_REACHED", `all ${seat.limit} seats are taken`, null);
         return;
       }
       const a: Activation = {
@@ -245,41 +227,26 @@ export async function startFakeServer(options: {
         last_seen_at: now,
       };
       seat.activations.push(a);
-      send(req, res, 201, seatAnswer("ACTIVATED", "activated", key, state, expires, a, body.nonce));
+      answer(201, "ACTIVATED", "activated", a);
       return;
     }
     if (route === "/v1/activations/release") {
       if (!mine) {
-        send(
-          req,
-          res,
-          404,
-          seatAnswer("NOT_ACTIVATED", "no seat", key, state, expires, null, body.nonce),
-        );
+        answer(404, "NOT_ACTIVATED", "no seat", null);
         return;
       }
       seat.activations = seat.activations.filter((a) => a !== mine);
-      send(
-        req,
-        res,
-        200,
-        seatAnswer("RELEASED", "released", key, state, expires, mine, body.nonce),
-      );
+      answer(200, "RELEASED", "released", mine);
       return;
     }
     if (route === "/v1/check-in") {
       if (stop()) return;
       if (!mine) {
-        send(
-          req,
-          res,
-          404,
-          seatAnswer("NOT_ACTIVATED", "no seat", key, state, expires, null, body.nonce),
-        );
+        answer(404, "NOT_ACTIVATED", "no seat", null);
         return;
       }
       mine.last_seen_at = now;
-      send(req, res, 200, seatAnswer("VALID", "valid", key, state, expires, mine, body.nonce));
+      answer(200, "VALID", "valid", mine);
       return;
     }
     res.writeHead(404, { "content-type": "application/json" }).end(
@@ -299,4 +266,30 @@ export async function startFakeServer(options: {
   const { port } = server.address() as AddressInfo;
   (fake as { url: string }).url = `http://127.0.0.1:${port}`;
   return fake;
+}
+
+/**
+ * Registers an afterEach that closes every server started through the returned function, which
+ * starts one trusting the development key and signing with it (the vendor key as the other).
+ */
+export function useFakeServers(): (now: () => Date) => Promise<FakeServer> {
+  const ring = new KeyRing([importPublicKey(Buffer.from(DEV_PUB, "hex"))]);
+  const servers: FakeServer[] = [];
+  afterEach(async () => {
+    while (servers.length > 0)
+      await servers
+        .pop()!
+        .close()
+        .catch(() => undefined);
+  });
+  return async (now) => {
+    const server = await startFakeServer({
+      ring,
+      signer: devSigner,
+      otherSigner: vendorSigner,
+      now,
+    });
+    servers.push(server);
+    return server;
+  };
 }

@@ -15,7 +15,7 @@ import {
   markDeliveryFailing,
   settleWebhookEvent,
 } from "../../src/store/sales.js";
-import { createHarness, type Harness } from "../server/harness.js";
+import { useHarness } from "../server/harness.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 const IMAGES = process.env.UPDATE_SCREENSHOTS
@@ -25,7 +25,7 @@ const XSS_NAMES = ["<script>alert(1)</script>", '"><img src=x onerror=alert(1)>'
 const run = existsSync(CHROMIUM) || Boolean(process.env.CI);
 
 describe.skipIf(!run)("the admin console in chromium", () => {
-  let h: Harness;
+  const h = useHarness("pglite");
   let base: string;
   let browser: BrowserContext;
   let profile: string;
@@ -34,7 +34,6 @@ describe.skipIf(!run)("the admin console in chromium", () => {
   const violations: string[] = [];
 
   beforeAll(async () => {
-    h = await createHarness("pglite");
     base = await h.app.listen({ host: "127.0.0.1", port: 0 });
     profile = mkdtempSync(join(tmpdir(), "chromium-profile-"));
     browser = await chromium.launchPersistentContext(profile, {
@@ -57,11 +56,9 @@ describe.skipIf(!run)("the admin console in chromium", () => {
   }, 120_000);
   afterAll(async () => {
     await browser?.close();
-    await h?.close();
     if (profile) rmSync(profile, { recursive: true, force: true });
   });
   beforeEach(async () => {
-    await h.reset();
     await browser.clearCookies();
     dialogs.length = 0;
     violations.length = 0;

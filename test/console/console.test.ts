@@ -1,65 +1,18 @@
 // The admin console over HTTP (fastify inject), on PGlite and, with TEST_DATABASE_URL, PostgreSQL:
 // sessions, CSRF, escaping, the security headers, and that a cookie never authorises /v1.
-import type { LightMyRequestResponse } from "fastify";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { RECORD_FIELDS } from "../../src/core/license.js";
 import { mintLicense } from "../../src/core/mint.js";
-import { START, createHarness, json, signer, type Harness } from "../server/harness.js";
+import { START, json, signer, useHarness } from "../server/harness.js";
 import { backendNames } from "../store/databases.js";
+import { FORM, HTML, csrfOf, form, setCookie, signIn as signInAs } from "./support.js";
 
 const XSS_NAMES = ["<script>alert(1)</script>", '"><img src=x onerror=alert(1)>'];
-const HTML = { accept: "text/html,application/xhtml+xml" };
-const FORM = { "content-type": "application/x-www-form-urlencoded", ...HTML };
-
-/** The value of the cookie `name` a response set, or undefined. */
-function setCookie(res: LightMyRequestResponse, name: string): string | undefined {
-  return res.cookies.find((c) => c.name === name)?.value;
-}
-
-/** The `_csrf` value of the first form in a page. */
-function csrfOf(html: string): string {
-  const m = /name="_csrf" value="([^"]+)"/.exec(html);
-  if (!m) throw new Error("no _csrf field in the page");
-  return m[1]!;
-}
-
-const form = (fields: Record<string, string>) => new URLSearchParams(fields).toString();
 
 for (const backend of backendNames()) {
   describe(`the admin console (${backend})`, () => {
-    let h: Harness;
-    beforeAll(async () => {
-      h = await createHarness(backend);
-    }, 60_000);
-    afterAll(async () => {
-      await h?.close();
-    });
-    beforeEach(async () => {
-      await h.reset();
-    });
-
-    /** Signs in with `token`; returns the session cookie header and the session's CSRF secret. */
-    async function signIn(token = h.token): Promise<{ cookie: string; csrf: string }> {
-      const page = await h.app.inject({ method: "GET", url: "/admin/sign-in", headers: HTML });
-      expect(page.statusCode).toBe(200);
-      const pre = setCookie(page, "dtl_console_signin")!;
-      const res = await h.app.inject({
-        method: "POST",
-        url: "/admin/sign-in",
-        headers: { ...FORM, cookie: `dtl_console_signin=${pre}` },
-        payload: form({ _csrf: csrfOf(page.body), token }),
-      });
-      expect(res.statusCode).toBe(303);
-      expect(res.headers.location).toBe("/admin/");
-      const cookie = `dtl_console=${setCookie(res, "dtl_console")!}`;
-      const home = await h.app.inject({
-        method: "GET",
-        url: "/admin/",
-        headers: { ...HTML, cookie },
-      });
-      expect(home.statusCode).toBe(200);
-      return { cookie, csrf: csrfOf(home.body) };
-    }
+    const h = useHarness(backend);
+    const signIn = (token = h.token) => signInAs(h, token);
 
     async function issue(
       s: { cookie: string; csrf: string },

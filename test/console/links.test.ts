@@ -1,8 +1,7 @@
 // The console's e-mail, sale, seat and webhook parts over HTTP (fastify inject), on PGlite and,
 // with TEST_DATABASE_URL, PostgreSQL: each action needs the session's CSRF value, its result
 // shows, and text from buyers, machines and SMTP servers is shown as text.
-import type { LightMyRequestResponse } from "fastify";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { insertActivation } from "../../src/store/activations.js";
 import {
   claimWebhookEvent,
@@ -13,58 +12,24 @@ import {
   settleWebhookEvent,
 } from "../../src/store/sales.js";
 import { SALES } from "../sales/fixtures.js";
-import { START, createHarness, type Harness } from "../server/harness.js";
+import { START, useHarness } from "../server/harness.js";
 import { backendNames } from "../store/databases.js";
+import { FORM, HTML, form, signIn, type Session } from "./support.js";
 
-const HTML = { accept: "text/html,application/xhtml+xml" };
-const FORM = { "content-type": "application/x-www-form-urlencoded", ...HTML };
 const SCRIPT = "<script>alert(1)</script>";
 const ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;";
 
-function setCookie(res: LightMyRequestResponse, name: string): string | undefined {
-  return res.cookies.find((c) => c.name === name)?.value;
-}
-
-function csrfOf(html: string): string {
-  const m = /name="_csrf" value="([^"]+)"/.exec(html);
-  if (!m) throw new Error("no _csrf field in the page");
-  return m[1]!;
-}
-
-const form = (fields: Record<string, string>) => new URLSearchParams(fields).toString();
 const later = (minutes: number) => new Date(START.getTime() + minutes * 60_000);
 
 for (const backend of backendNames()) {
   describe(`the console's e-mail, seats and webhooks (${backend})`, () => {
-    let h: Harness;
-    let s: { cookie: string; csrf: string };
+    const h = useHarness(backend);
+    let s: Session;
     let key: string;
-    beforeAll(async () => {
-      h = await createHarness(backend);
-    }, 60_000);
-    afterAll(async () => {
-      await h?.close();
-    });
     beforeEach(async () => {
-      await h.reset();
-      s = await signIn();
+      s = await signIn(h);
       key = await issue("Ada Lovelace");
     });
-
-    async function signIn(): Promise<{ cookie: string; csrf: string }> {
-      const page = await h.app.inject({ method: "GET", url: "/admin/sign-in", headers: HTML });
-      const pre = setCookie(page, "dtl_console_signin")!;
-      const res = await h.app.inject({
-        method: "POST",
-        url: "/admin/sign-in",
-        headers: { ...FORM, cookie: `dtl_console_signin=${pre}` },
-        payload: form({ _csrf: csrfOf(page.body), token: h.token }),
-      });
-      expect(res.statusCode).toBe(303);
-      const cookie = `dtl_console=${setCookie(res, "dtl_console")!}`;
-      const home = await get("/admin/", cookie);
-      return { cookie, csrf: csrfOf(home.body) };
-    }
 
     function get(url: string, cookie = s.cookie) {
       return h.app.inject({ method: "GET", url, headers: { ...HTML, cookie } });

@@ -1,5 +1,5 @@
 // The HTTP API through fastify's inject(), on PGlite and (with TEST_DATABASE_URL) PostgreSQL.
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { InjectOptions } from "fastify";
 import { verifyBlob } from "../../src/core/format.js";
 import { mintLicense } from "../../src/core/mint.js";
@@ -9,30 +9,12 @@ import { buildApp } from "../../src/server/app.js";
 import { LATEST_VERSION } from "../../src/store/migrations.js";
 import { generateToken, insertToken, revokeToken } from "../../src/store/tokens.js";
 import { backendNames } from "../store/databases.js";
-import {
-  START,
-  createHarness,
-  errorOf,
-  json,
-  ring,
-  signer,
-  until,
-  type Harness,
-} from "./harness.js";
+import { START, errorOf, json, ring, signer, until, useHarness } from "./harness.js";
 
 type License = Record<string, string | null>;
 
 describe.each(backendNames())("the API on %s", (backend) => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await createHarness(backend);
-  });
-  afterAll(async () => {
-    await h?.close();
-  });
-  beforeEach(async () => {
-    await h.reset();
-  });
+  const h = useHarness(backend);
 
   const auth = () => ({ authorization: `Bearer ${h.token}` });
   const call = (o: InjectOptions) => h.app.inject(o);

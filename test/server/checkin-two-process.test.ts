@@ -1,15 +1,11 @@
 // Seats under concurrency: two `dtlicense serve` processes on one PostgreSQL database.
-import { mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ANSWER_PREFIX } from "../../src/core/answer.js";
 import { DEV_PUBLIC_KEY_HEX } from "../../src/core/keys.js";
-import { generateToken } from "../../src/store/tokens.js";
 import { spawnCli, tempHome } from "../helpers/cli.js";
 import { noble } from "../core/support.js";
-import { createScratchDatabase } from "../store/databases.js";
-import { spawnServer, type ServerProcess } from "./spawn.js";
+import type { ServerProcess } from "./spawn.js";
+import { startTwoServers, type TwoServers } from "./two-servers.js";
 
 const ed = noble();
 const devKey = new Uint8Array(Buffer.from(DEV_PUBLIC_KEY_HEX, "hex"));
@@ -17,42 +13,14 @@ const devKey = new Uint8Array(Buffer.from(DEV_PUBLIC_KEY_HEX, "hex"));
 describe.runIf(Boolean(process.env.TEST_DATABASE_URL))(
   "seats with two servers on one PostgreSQL database",
   () => {
-    let scratch: Awaited<ReturnType<typeof createScratchDatabase>>;
-    let servers: ServerProcess[] = [];
-    const token = generateToken();
-
+    let two: TwoServers;
     beforeAll(async () => {
-      scratch = await createScratchDatabase();
-      const home = tempHome("dtl-seats-");
-      const secrets = join(home, "secrets");
-      mkdirSync(secrets, { mode: 0o700 });
-      writeFileSync(join(secrets, "admin-token"), token, { mode: 0o400 });
-      servers = await Promise.all(
-        ["a", "b"].map((name) =>
-          spawnServer(["--data-dir", join(home, name)], {
-            HOME: home,
-            DATABASE_URL: scratch.url,
-            DATATOOLS_ADMIN_TOKEN_FILE: join(secrets, "admin-token"),
-            DATATOOLS_LOG_LEVEL: "warn",
-            DATATOOLS_VERIFY_RATE_LIMIT: "100000",
-          }),
-        ),
-      );
+      two = await startTwoServers("dtl-seats-", { DATATOOLS_VERIFY_RATE_LIMIT: "100000" });
     });
     afterAll(async () => {
-      for (const s of servers) await s.stop();
-      await scratch?.drop();
+      await two?.stop();
     });
-
-    async function count(sql: string): Promise<number> {
-      const c = new pg.Client({ connectionString: scratch.url });
-      await c.connect();
-      try {
-        return Number((await c.query<{ n: unknown }>(sql)).rows[0]!.n);
-      } finally {
-        await c.end();
-      }
-    }
+    const count = async (sql: string) => Number((await two.query<{ n: unknown }>(sql))[0]!.n);
 
     /** Posts JSON and checks the answer's signature with @noble/ed25519 over DTLRESP1: + body. */
     async function post(server: ServerProcess, path: string, body: unknown) {
@@ -72,16 +40,16 @@ describe.runIf(Boolean(process.env.TEST_DATABASE_URL))(
     }
 
     it("gives exactly 3 seats to 30 machines activating at once through both servers", async () => {
-      const issued = await fetch(`${servers[0]!.url}/v1/licenses`, {
+      const issued = await fetch(`${two.servers[0]!.url}/v1/licenses`, {
         method: "POST",
-        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        headers: { authorization: `Bearer ${two.token}`, "content-type": "application/json" },
         body: JSON.stringify({ name: "Ada", email: "ada@example.com", tier: "pro", seats: 3 }),
       });
       expect(issued.status).toBe(201);
       const { blob, license_key } = (await issued.json()) as { blob: string; license_key: string };
       const answers = await Promise.all(
         Array.from({ length: 30 }, (_, i) =>
-          post(servers[i % 2]!, "/v1/activations", {
+          post(two.servers[i % 2]!, "/v1/activations", {
             blob,
             fingerprint: `machine-${String(i).padStart(4, "0")}`,
             nonce: `nonce-race-${String(i).padStart(8, "0")}`,
@@ -106,13 +74,13 @@ describe.runIf(Boolean(process.env.TEST_DATABASE_URL))(
 
       // A winner releases through one server; a loser then gets the seat through the other.
       const winner = won[0]!.body.activation.fingerprint as string;
-      const freed = await post(servers[1]!, "/v1/activations/release", {
+      const freed = await post(two.servers[1]!, "/v1/activations/release", {
         blob,
         fingerprint: winner,
         nonce: "nonce-release-000001",
       });
       expect(freed.body.code).toBe("RELEASED");
-      const again = await post(servers[0]!, "/v1/activations", {
+      const again = await post(two.servers[0]!, "/v1/activations", {
         blob,
         fingerprint: lost[0]!.body.activation?.fingerprint ?? "machine-late-0001",
         nonce: "nonce-again-0000001",
@@ -122,14 +90,14 @@ describe.runIf(Boolean(process.env.TEST_DATABASE_URL))(
       // The events of both processes form one unbroken chain.
       const ledger = await spawnCli(["ledger", "verify", "--db", "--json"], {
         HOME: tempHome(),
-        DATABASE_URL: scratch.url,
+        DATABASE_URL: two.url,
       });
       expect(ledger.code, ledger.stderr).toBe(0);
       expect(JSON.parse(ledger.stdout).events).toMatchObject({ ok: true, broken: null });
 
       // Admins see and free seats from the command line, over the API.
-      const env = { HOME: tempHome(), DATATOOLS_ADMIN_TOKEN: token };
-      const url = ["--url", servers[1]!.url];
+      const env = { HOME: tempHome(), DATATOOLS_ADMIN_TOKEN: two.token };
+      const url = ["--url", two.servers[1]!.url];
       const listed = await spawnCli(["seats", "list", license_key, ...url, "--json"], env);
       expect(listed.code, listed.stderr).toBe(0);
       const list = JSON.parse(listed.stdout) as {

@@ -1,6 +1,6 @@
 // Seats, activations, check-in and the signed answers, through inject() on PGlite and PostgreSQL.
 import type { InjectOptions, LightMyRequestResponse } from "fastify";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ANSWER_PREFIX } from "../../src/core/answer.js";
 import { DEFAULT_CATALOGUE } from "../../src/core/catalogue.js";
 import { encodeBlob } from "../../src/core/format.js";
@@ -11,16 +11,7 @@ import { createServiceContext } from "../../src/service/context.js";
 import { noble } from "../core/support.js";
 import { backendNames } from "../store/databases.js";
 import { startSeatReclaim } from "../../src/server/reclaim.js";
-import {
-  START,
-  createHarness,
-  errorOf,
-  json,
-  ring,
-  signer,
-  until,
-  type Harness,
-} from "./harness.js";
+import { START, errorOf, json, ring, signer, until, useHarness } from "./harness.js";
 
 const ed = noble();
 
@@ -55,16 +46,7 @@ const FIELDS = [
 ];
 
 describe.each(backendNames())("online check-in on %s", (backend) => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await createHarness(backend);
-  });
-  afterAll(async () => {
-    await h?.close();
-  });
-  beforeEach(async () => {
-    await h.reset();
-  });
+  const h = useHarness(backend);
 
   const auth = () => ({ authorization: `Bearer ${h.token}` });
   const call = (o: InjectOptions) => h.app.inject(o);

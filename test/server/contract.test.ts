@@ -2,22 +2,13 @@
 // checked by the schema with the same codes and messages as before.
 import { readFileSync, readdirSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { createHarness, errorOf, type Harness } from "./harness.js";
+import { describe, expect, it } from "vitest";
+import { errorOf, useHarness } from "./harness.js";
 
 const SERVER = resolve(import.meta.dirname, "../../src/server");
 
 describe("the typed API contract", () => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await createHarness("pglite");
-  });
-  afterAll(async () => {
-    await h?.close();
-  });
-  beforeEach(async () => {
-    await h.reset();
-  });
+  const h = useHarness("pglite");
   const auth = () => ({ authorization: `Bearer ${h.token}` });
   const buyer = { name: "Ada Lovelace", email: "ada@example.com", tier: "pro" };
 

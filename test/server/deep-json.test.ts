@@ -1,9 +1,9 @@
 // Deeply nested JSON bodies: every endpoint refuses them as bad input, before parsing,
 // with no 500, nothing written and no stack trace in the log.
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { MAX_JSON_DEPTH } from "../../src/server/app.js";
 import { backendNames } from "../store/databases.js";
-import { createHarness, errorOf, type Harness } from "./harness.js";
+import { errorOf, useHarness } from "./harness.js";
 
 /** `{"<field>": [[[…]]]}` with `depth` levels in all. */
 const nestedArrays = (field: string, depth: number) =>
@@ -13,16 +13,7 @@ const nestedObjects = (field: string, depth: number) =>
   `{"${field}":${'{"a":'.repeat(depth - 2)}{}${"}".repeat(depth - 2)}}`;
 
 describe.each(backendNames())("deeply nested JSON on %s", (backend) => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await createHarness(backend);
-  });
-  afterAll(async () => {
-    await h?.close();
-  });
-  beforeEach(async () => {
-    await h.reset();
-  });
+  const h = useHarness(backend);
 
   // Every POST endpoint, with a field its schema knows (so only the nesting is wrong).
   const ENDPOINTS: [string, string, boolean][] = [

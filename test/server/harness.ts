@@ -1,5 +1,6 @@
 // An app over a test database, with a frozen clock, captured logs and an admin token.
 import type { FastifyInstance, LightMyRequestResponse } from "fastify";
+import { afterAll, beforeAll, beforeEach } from "vitest";
 import { DEV_PRIVATE_KEY_HEX, KeyRing, importSigner } from "../../src/core/keys.js";
 import { buildApp, type AppOptions } from "../../src/server/app.js";
 import { generateToken, insertToken } from "../../src/store/tokens.js";
@@ -64,6 +65,31 @@ export async function createHarness(backend: BackendName): Promise<Harness> {
     },
   };
   return h;
+}
+
+/**
+ * One harness for the enclosing describe: built before all its tests, reset before each, closed
+ * after all. The value stands for the harness (it is usable once the tests run).
+ */
+export function useHarness(backend: BackendName): Harness {
+  let current: Harness | undefined;
+  beforeAll(async () => {
+    current = await createHarness(backend);
+  }, 60_000);
+  afterAll(async () => {
+    await current?.close();
+  });
+  beforeEach(async () => {
+    await current!.reset();
+  });
+  const harness = () => {
+    if (!current) throw new Error("the harness is used before its beforeAll ran");
+    return current;
+  };
+  return new Proxy({} as Harness, {
+    get: (_, key) => Reflect.get(harness(), key) as unknown,
+    set: (_, key, value) => Reflect.set(harness(), key, value),
+  });
 }
 
 /** The parsed JSON body of a response. */

@@ -1,59 +1,28 @@
 // Two `dtlicense serve` processes on one PostgreSQL database, issuing at the same time.
-import { mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MIGRATIONS } from "../../src/store/migrations.js";
-import { generateToken } from "../../src/store/tokens.js";
 import { spawnCli, tempHome } from "../helpers/cli.js";
-import { createScratchDatabase } from "../store/databases.js";
-import { spawnServer, type ServerProcess } from "./spawn.js";
+import type { ServerProcess } from "./spawn.js";
+import { startTwoServers, type TwoServers } from "./two-servers.js";
 
 describe.runIf(Boolean(process.env.TEST_DATABASE_URL))(
   "two servers on one PostgreSQL database",
   () => {
-    let scratch: Awaited<ReturnType<typeof createScratchDatabase>>;
-    let servers: ServerProcess[] = [];
-    const token = generateToken();
-
+    let two: TwoServers;
     beforeAll(async () => {
-      scratch = await createScratchDatabase();
-      const home = tempHome("dtl-two-");
-      const secrets = join(home, "secrets");
-      mkdirSync(secrets, { mode: 0o700 });
-      writeFileSync(join(secrets, "admin-token"), token, { mode: 0o400 });
       // Both start at once on an empty database: migrations and the first token must happen once.
-      servers = await Promise.all(
-        ["a", "b"].map((name) =>
-          spawnServer(["--data-dir", join(home, name)], {
-            HOME: home,
-            DATABASE_URL: scratch.url,
-            DATATOOLS_ADMIN_TOKEN_FILE: join(secrets, "admin-token"),
-            DATATOOLS_LOG_LEVEL: "warn",
-          }),
-        ),
-      );
+      two = await startTwoServers("dtl-two-");
     });
     afterAll(async () => {
-      for (const s of servers) await s.stop();
-      await scratch?.drop();
+      await two?.stop();
     });
-
-    async function query<T>(sql: string): Promise<T[]> {
-      const c = new pg.Client({ connectionString: scratch.url });
-      await c.connect();
-      try {
-        return (await c.query(sql)).rows as T[];
-      } finally {
-        await c.end();
-      }
-    }
+    const query = <T>(sql: string) => two.query<T>(sql);
 
     const issue = (server: ServerProcess, i: number, headers: Record<string, string> = {}) =>
       fetch(`${server.url}/v1/licenses`, {
         method: "POST",
         headers: {
-          authorization: `Bearer ${token}`,
+          authorization: `Bearer ${two.token}`,
           "content-type": "application/json",
           ...headers,
         },
@@ -65,13 +34,13 @@ describe.runIf(Boolean(process.env.TEST_DATABASE_URL))(
         MIGRATIONS.map((m) => ({ version: m.version })),
       );
       expect(await query("SELECT name FROM admin_tokens")).toEqual([{ name: "initial" }]);
-      expect(servers[0]!.url).not.toBe(servers[1]!.url);
+      expect(two.servers[0]!.url).not.toBe(two.servers[1]!.url);
     });
 
     it("issues from both at once with no duplicate keys and one audit event per license", async () => {
       const N = 200;
       const responses = await Promise.all(
-        Array.from({ length: N }, (_, i) => issue(servers[i % 2]!, i)),
+        Array.from({ length: N }, (_, i) => issue(two.servers[i % 2]!, i)),
       );
       const bodies = await Promise.all(
         responses.map((r) => r.json() as Promise<{ license_key: string }>),
@@ -94,7 +63,7 @@ describe.runIf(Boolean(process.env.TEST_DATABASE_URL))(
       // The two processes appended to one hash chain of events, not two forks of it.
       const ledger = await spawnCli(["ledger", "verify", "--db", "--json"], {
         HOME: tempHome(),
-        DATABASE_URL: scratch.url,
+        DATABASE_URL: two.url,
       });
       expect(ledger.code, ledger.stderr).toBe(0);
       expect(JSON.parse(ledger.stdout).events).toMatchObject({
@@ -109,7 +78,7 @@ describe.runIf(Boolean(process.env.TEST_DATABASE_URL))(
       const before = (await query<{ n: number }>("SELECT count(*)::int AS n FROM licenses"))[0]!.n;
       const responses = await Promise.all(
         Array.from({ length: 10 }, (_, i) =>
-          issue(servers[i % 2]!, 9999, { "idempotency-key": "shared-order-1" }),
+          issue(two.servers[i % 2]!, 9999, { "idempotency-key": "shared-order-1" }),
         ),
       );
       const bodies = await Promise.all(
@@ -122,21 +91,21 @@ describe.runIf(Boolean(process.env.TEST_DATABASE_URL))(
     });
 
     it("sees a token revoked through one server as revoked on the other", async () => {
-      const created = await fetch(`${servers[0]!.url}/v1/admin/tokens`, {
+      const created = await fetch(`${two.servers[0]!.url}/v1/admin/tokens`, {
         method: "POST",
-        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        headers: { authorization: `Bearer ${two.token}`, "content-type": "application/json" },
         body: JSON.stringify({ name: "temp" }),
       });
       const t = (await created.json()) as { id: number; token: string };
-      const ok = await fetch(`${servers[1]!.url}/v1/counts`, {
+      const ok = await fetch(`${two.servers[1]!.url}/v1/counts`, {
         headers: { authorization: `Bearer ${t.token}` },
       });
       expect(ok.status).toBe(200);
-      await fetch(`${servers[0]!.url}/v1/admin/tokens/${t.id}/revoke`, {
+      await fetch(`${two.servers[0]!.url}/v1/admin/tokens/${t.id}/revoke`, {
         method: "POST",
-        headers: { authorization: `Bearer ${token}` },
+        headers: { authorization: `Bearer ${two.token}` },
       });
-      const refused = await fetch(`${servers[1]!.url}/v1/counts`, {
+      const refused = await fetch(`${two.servers[1]!.url}/v1/counts`, {
         headers: { authorization: `Bearer ${t.token}` },
       });
       expect(refused.status).toBe(401);
