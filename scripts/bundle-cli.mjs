@@ -5,11 +5,12 @@
 // which keeps a cold `dtlicense status` near the cost of starting Node itself.
 // The server-side command groups stay out of the bundle and load from dist/ on demand.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { build } from "esbuild";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { WRAPPER_HEAD, WRAPPER_TAIL } from "./code-cache.mjs";
 import { lazyBuiltins } from "./lazy-builtins.mjs";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -102,10 +103,8 @@ const fast = ${JSON.stringify(FAST_COMMAND_LINES)}.some(
 // its own cache.
 const { enableCompileCache } =
   Number(process.versions.node.split(".")[0]) >= 22 ? require("node:module") : {};
-const main = require("node:path").join(
-  __dirname,
-  fast ? "dtlicense-status.cjs" : "dtlicense-main.cjs",
-);
+const bundle = fast ? "dtlicense-status.cjs" : "dtlicense-main.cjs";
+const main = require("node:path").join(__dirname, bundle);
 if (typeof enableCompileCache === "function") {
   enableCompileCache();
   require(main);
@@ -120,9 +119,9 @@ if (typeof enableCompileCache === "function") {
     // None yet: compiled as usual, and written below.
   }
   const script = new vm.Script(
-    "(function (exports, require, module, __filename, __dirname, __dtlImport) {" +
+    ${JSON.stringify(WRAPPER_HEAD)} +
       fs.readFileSync(main, "utf8") +
-      "\\n})",
+      ${JSON.stringify(WRAPPER_TAIL)},
     { filename: main, cachedData },
   );
   if (cachedData === undefined || script.cachedDataRejected) {
@@ -157,18 +156,55 @@ if (typeof enableCompileCache === "function") {
 `,
   { mode: 0o755 },
 );
-const home = mkdtempSync(join(tmpdir(), "dtl-code-cache-"));
+// The caches: each bundle run for the command lines and license states it serves
+// (scripts/code-cache.mjs), in a process with no V8 flags of its own, as the bin's users run.
+const work = mkdtempSync(join(tmpdir(), "dtl-code-cache-"));
 try {
-  // `status` runs the fast path; `status --online` (no server is known) the command tree.
-  for (const name of ["dtlicense-main.cjs", "dtlicense-status.cjs"]) {
+  const { generateKeypair, importSigner, mintLicense } = await import(
+    pathToFileURL(join(ROOT, "dist", "core", "index.js")).href
+  );
+  const { LicenseClient } = await import(
+    pathToFileURL(join(ROOT, "dist", "client", "index.js")).href
+  );
+  // A throwaway key and homes with an active license, none, and a damaged file.
+  const pair = generateKeypair();
+  const buyer = { name: "Code Cache", email: "cache@example.com" };
+  const { blob } = mintLicense(
+    buyer,
+    importSigner(Buffer.from(pair.privateKeyHex, "hex")),
+    new Date(),
+  );
+  const homes = {
+    active: join(work, "active"),
+    none: join(work, "none"),
+    damaged: join(work, "damaged"),
+  };
+  for (const home of Object.values(homes)) mkdirSync(join(home, ".datatools"), { recursive: true });
+  new LicenseClient({ publicKeys: [pair.publicKeyHex], home: homes.active }).activate(blob, buyer);
+  writeFileSync(join(homes.damaged, ".datatools", "license.json"), "{not json");
+  const env = (home) => ({
+    PATH: process.env.PATH,
+    HOME: home,
+    DATATOOLS_LICENSE_PUBKEY: pair.publicKeyHex,
+  });
+  const bundles = {
+    "dtlicense-status.cjs": Object.values(homes).flatMap((home) =>
+      FAST_COMMAND_LINES.map((args) => ({ args, env: env(home) })),
+    ),
+    // `status --online` (no server is known) runs the command tree.
+    "dtlicense-main.cjs": [{ args: ["status", "--online"], env: env(homes.none) }],
+  };
+  for (const [name, runs] of Object.entries(bundles)) {
     rmSync(join(OUT, `${name}.cache`), { force: true });
-  }
-  for (const args of [["status"], ["status", "--online"]]) {
-    spawnSync(process.execPath, [join(OUT, "dtlicense.cjs"), ...args], {
-      env: { PATH: process.env.PATH, HOME: home },
-      stdio: "ignore",
-    });
+    const runsFile = join(work, `${name}.json`);
+    writeFileSync(runsFile, JSON.stringify(runs));
+    const r = spawnSync(
+      process.execPath,
+      [join(ROOT, "scripts", "code-cache.mjs"), join(OUT, name), runsFile],
+      { env: { PATH: process.env.PATH }, stdio: ["ignore", "ignore", "inherit"] },
+    );
+    if (r.status !== 0) throw new Error(`the code cache of ${name} was not made (${r.status})`);
   }
 } finally {
-  rmSync(home, { recursive: true, force: true });
+  rmSync(work, { recursive: true, force: true });
 }

@@ -38,6 +38,35 @@ describe("the bin's cold start", () => {
     },
   );
 
+  it.skipIf(hasOwnCompileCache)(
+    "uses the status bundle's code cache for an active license and status --json too",
+    () => {
+      // The cache is made after running status for an active license, none and a damaged file
+      // (scripts/code-cache.mjs); V8 accepts it whatever the state, or the loader rewrites it.
+      const home = tempHome("dtl-cold-");
+      const minted = run(CLI_PATH, ["mint", "--name", "Ada", "--email", "ada@example.com"], {
+        HOME: home,
+      });
+      const args = [
+        "activate",
+        minted.stdout.trim(),
+        "--name",
+        "Ada",
+        "--email",
+        "ada@example.com",
+      ];
+      expect(run(CLI_PATH, args, { HOME: home }).status).toBe(0);
+      const before = statSync(`${FAST}.cache`);
+      for (const line of [["status"], ["status", "--json"]]) {
+        const r = run(CLI_PATH, line, { HOME: home });
+        expect(r.status).toBe(0);
+        expect(r.stdout).toMatch(/active/);
+      }
+      const after = statSync(`${FAST}.cache`);
+      expect([after.mtimeMs, after.size]).toEqual([before.mtimeMs, before.size]);
+    },
+  );
+
   it("still loads the command groups it imports on demand", () => {
     for (const group of ["serve", "db", "ledger"]) {
       const r = run(CLI_PATH, [group, "--help"]);

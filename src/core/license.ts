@@ -70,20 +70,41 @@ export const LICENSE_KEY_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$/;
 // of the Unicode version of the running Node.js), line and paragraph separators (Zl, Zp), the
 // rest of Unicode's Default_Ignorable_Code_Point (Hangul fillers, variation selectors, the
 // combining grapheme joiner) and the blank braille pattern U+2800. docs/FORMAT.md lists them.
-const REFUSED =
-  /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}\u2800]/u;
+// That class (`refused`) and the others with Unicode properties are in classes(), below.
+
 // Tab, line feed, vertical tab, form feed and carriage return are whitespace: tidied to a space.
 const TIDIED = /^[\t\n\v\f\r]$/;
 // ZWNJ and ZWJ choose joining and conjunct forms in Persian, Urdu and Arabic and in the Indic
 // scripts, always between two letters or after a virama (a combining mark) and before a letter.
 const JOINER = /^[\u200c\u200d]$/;
-const LETTER_OR_MARK = /^[\p{L}\p{M}]$/u;
 // Variation selectors choose an ideographic variant of a Han character (a family name's
 // exact glyph); Mongolian free variation selectors choose a Mongolian letter's form.
 const VARIATION_SELECTOR = /^[\ufe00-\ufe0f\u{e0100}-\u{e01ef}]$/u;
 const MONGOLIAN_FVS = /^[\u180b-\u180d\u180f]$/;
-const HAN = /^\p{Script=Han}$/u;
-const MONGOLIAN = /^\p{Script=Mongolian}$/u;
+
+interface UnicodeClasses {
+  readonly refused: RegExp;
+  readonly letterOrMark: RegExp;
+  readonly han: RegExp;
+  readonly mongolian: RegExp;
+}
+let unicodeClasses: UnicodeClasses | undefined;
+
+/**
+ * The regular expressions with Unicode property classes, built when a name or e-mail address is
+ * first checked: V8 builds such a class from ICU's tables when the expression is created, which
+ * at module load cost every cold start of the command line (`dtlicense status` checks no name)
+ * about 4% of the instructions of starting Node itself.
+ */
+function classes(): UnicodeClasses {
+  unicodeClasses ??= {
+    refused: /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}\u2800]/u,
+    letterOrMark: /^[\p{L}\p{M}]$/u,
+    han: /^\p{Script=Han}$/u,
+    mongolian: /^\p{Script=Mongolian}$/u,
+  };
+  return unicodeClasses;
+}
 
 const EMAIL = /^[^\s@]{1,64}@[^\s@.][^\s@]*\.[^\s@.]{2,}$/;
 
@@ -187,13 +208,14 @@ function describeCodePoint(cp: number): string {
 function refusedCharacter(text: string): string | undefined {
   // Code points, so a character beyond the BMP counts once and a lone surrogate stays itself.
   const chars = Array.from(text);
+  const { refused, letterOrMark, han, mongolian } = classes();
   for (const [i, c] of chars.entries()) {
-    if (!REFUSED.test(c) || TIDIED.test(c)) continue;
+    if (!refused.test(c) || TIDIED.test(c)) continue;
     const before = chars[i - 1] ?? "";
     const after = chars[i + 1] ?? "";
-    if (JOINER.test(c) && LETTER_OR_MARK.test(before) && LETTER_OR_MARK.test(after)) continue;
-    if (VARIATION_SELECTOR.test(c) && HAN.test(before)) continue;
-    if (MONGOLIAN_FVS.test(c) && MONGOLIAN.test(before)) continue;
+    if (JOINER.test(c) && letterOrMark.test(before) && letterOrMark.test(after)) continue;
+    if (VARIATION_SELECTOR.test(c) && han.test(before)) continue;
+    if (MONGOLIAN_FVS.test(c) && mongolian.test(before)) continue;
     return `${describeCodePoint(c.codePointAt(0)!)} at position ${i + 1}`;
   }
   return undefined;

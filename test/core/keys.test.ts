@@ -129,6 +129,17 @@ describe("importPublicKey and importSigner", () => {
     expect(key.hex).toBe(RFC_PUBLIC);
   });
 
+  it("hold the Ed25519 key of those 32 bytes, whose SPKI form is the standard prefix and the bytes", () => {
+    // Imported from a JWK (the raw bytes); the DER SPKI form names the same key.
+    for (const hex of [RFC_PUBLIC, DEV_PUBLIC_KEY_HEX]) {
+      const key = importPublicKey(bytes(hex));
+      expect(key.keyObject.asymmetricKeyType).toBe("ed25519");
+      expect(key.keyObject.export({ format: "der", type: "spki" }).toString("hex")).toBe(
+        `302a300506032b6570032100${hex}`,
+      );
+    }
+  });
+
   it("verify with verifySignature what the signer signed, and nothing else", () => {
     const signer = importSigner(bytes(RFC_SEED));
     const message = Buffer.from("DTLIC2:abc");
