@@ -13,6 +13,7 @@ import type { ServerContext } from "./context.js";
 import { ApiError, installErrorBoundary, sendError } from "./errors.js";
 import { registerHealthRoutes } from "./health.js";
 import { registerLicenseRoutes } from "./licenses.js";
+import { standardOutputLines } from "./log-lines.js";
 import { Metrics } from "./metrics.js";
 import { registerOpenApi, registerOpenApiRoute } from "./openapi.js";
 import { RateLimiter } from "./rate-limit.js";
@@ -154,7 +155,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       : ({
           level: options.logLevel ?? "info",
           base: null,
-          ...(options.logStream ? { stream: options.logStream } : {}),
+          stream: options.logStream ?? standardOutputLines(),
           // Requests are logged once, by the onResponse hook below, with chosen fields only.
           serializers: { req: () => undefined, res: () => undefined },
         } as unknown as FastifyServerOptions["logger"]);
@@ -206,17 +207,21 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   installErrorBoundary(app);
 
-  app.addHook("onRequest", async (req, reply) => {
+  // The hooks every request runs are callback hooks: no promise and no extra microtask each.
+  app.addHook("onRequest", (req, reply, done) => {
     reply.header("x-request-id", req.id);
+    done();
   });
-  app.addHook("preValidation", async (req) => {
+  app.addHook("preValidation", (req, _reply, done) => {
     if (req.body === undefined && req.routeOptions.config.emptyBodyIsObject) req.body = {};
     // PostgreSQL text cannot hold NUL; refuse it as bad input rather than fail in the database.
     if (containsNul(req.body) || containsNul(req.query) || containsNul(req.params)) {
-      throw new ApiError("REQUEST_INVALID", "text must not contain NUL (\\u0000) characters");
+      done(new ApiError("REQUEST_INVALID", "text must not contain NUL (\\u0000) characters"));
+    } else {
+      done();
     }
   });
-  app.addHook("onResponse", async (req, reply) => {
+  app.addHook("onResponse", (req, reply, done) => {
     const route = req.routeOptions.url ?? "(unmatched)";
     const ms = reply.elapsedTime;
     ctx.metrics.observe(req.method, route, reply.statusCode, ms / 1000);
@@ -234,6 +239,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       },
       "request",
     );
+    done();
   });
 
   // The document generator goes first, so that it sees every route.

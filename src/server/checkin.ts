@@ -60,15 +60,16 @@ export interface CheckinOptions {
  * nothing is signed (and the routes other than verify answer KEY_MISSING).
  */
 function installAnswerSigning(app: FastifyInstance, ctx: ServerContext): void {
-  app.addHook("onSend", async (req, reply, payload) => {
+  app.addHook("onSend", (req, reply, payload, done) => {
     const signer = ctx.service.signer;
-    if (!signer || !SIGNED_ROUTES.has(`${req.method} ${req.routeOptions.url}`)) return payload;
-    if (payload === null || payload === undefined) {
-      reply.header(ANSWER_SIGNATURE_HEADER, signAnswer(signer, ""));
-    } else if (typeof payload === "string" || Buffer.isBuffer(payload)) {
-      reply.header(ANSWER_SIGNATURE_HEADER, signAnswer(signer, payload));
+    if (signer && SIGNED_ROUTES.has(`${req.method} ${req.routeOptions.url}`)) {
+      if (payload === null || payload === undefined) {
+        reply.header(ANSWER_SIGNATURE_HEADER, signAnswer(signer, ""));
+      } else if (typeof payload === "string" || Buffer.isBuffer(payload)) {
+        reply.header(ANSWER_SIGNATURE_HEADER, signAnswer(signer, payload));
+      }
     }
-    return payload;
+    done(null, payload);
   });
 }
 
