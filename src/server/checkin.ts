@@ -82,9 +82,10 @@ export function registerCheckinRoutes(
   const maxAge = options.revocationsMaxAgeS ?? DEFAULT_REVOCATIONS_MAX_AGE_S;
   // Its own buckets, at verify's rate: an app's check-ins do not eat into its verifies.
   const limiter = new RateLimiter(ctx.verifyLimiter.perMinute);
-  const publicGate = async (req: FastifyRequest, reply: FastifyReply) => {
+  // A callback hook (no promise per request): it answers 503 or 429 itself, else lets the request on.
+  const publicGate = (req: FastifyRequest, reply: FastifyReply, done: () => void) => {
     if (!ctx.service.signer) {
-      return sendError(
+      sendError(
         reply,
         new ApiError(
           "KEY_MISSING",
@@ -92,15 +93,18 @@ export function registerCheckinRoutes(
             "answers; activations, check-ins and the revocation list are off. Verify still works.",
         ),
       );
+      return;
     }
     const wait = limiter.take(req.ip);
     if (wait > 0) {
-      return sendError(
+      sendError(
         reply,
         new ApiError("RATE_LIMITED", `too many requests from this address; retry in ${wait} s`),
         { "retry-after": String(wait) },
       );
+      return;
     }
+    done();
   };
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   const machine = (req: FastifyRequest) => ({ actor: MACHINE_ACTOR, requestId: String(req.id) });
