@@ -13,7 +13,6 @@ import type { ServerContext } from "./context.js";
 import { ApiError, installErrorBoundary, sendError } from "./errors.js";
 import { registerHealthRoutes } from "./health.js";
 import { registerLicenseRoutes } from "./licenses.js";
-import { standardOutputLines } from "./log-lines.js";
 import { Metrics } from "./metrics.js";
 import { registerOpenApi, registerOpenApiRoute } from "./openapi.js";
 import { RateLimiter } from "./rate-limit.js";
@@ -155,7 +154,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       : ({
           level: options.logLevel ?? "info",
           base: null,
-          stream: options.logStream ?? standardOutputLines(),
+          ...(options.logStream ? { stream: options.logStream } : {}),
           // Requests are logged once, by the onResponse hook below, with chosen fields only.
           serializers: { req: () => undefined, res: () => undefined },
         } as unknown as FastifyServerOptions["logger"]);
