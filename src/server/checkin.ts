@@ -60,15 +60,16 @@ export interface CheckinOptions {
  * nothing is signed (and the routes other than verify answer KEY_MISSING).
  */
 function installAnswerSigning(app: FastifyInstance, ctx: ServerContext): void {
-  app.addHook("onSend", async (req, reply, payload) => {
+  app.addHook("onSend", (req, reply, payload, done) => {
     const signer = ctx.service.signer;
-    if (!signer || !SIGNED_ROUTES.has(`${req.method} ${req.routeOptions.url}`)) return payload;
-    if (payload === null || payload === undefined) {
-      reply.header(ANSWER_SIGNATURE_HEADER, signAnswer(signer, ""));
-    } else if (typeof payload === "string" || Buffer.isBuffer(payload)) {
-      reply.header(ANSWER_SIGNATURE_HEADER, signAnswer(signer, payload));
+    if (signer && SIGNED_ROUTES.has(`${req.method} ${req.routeOptions.url}`)) {
+      if (payload === null || payload === undefined) {
+        reply.header(ANSWER_SIGNATURE_HEADER, signAnswer(signer, ""));
+      } else if (typeof payload === "string" || Buffer.isBuffer(payload)) {
+        reply.header(ANSWER_SIGNATURE_HEADER, signAnswer(signer, payload));
+      }
     }
-    return payload;
+    done(null, payload);
   });
 }
 
@@ -81,9 +82,10 @@ export function registerCheckinRoutes(
   const maxAge = options.revocationsMaxAgeS ?? DEFAULT_REVOCATIONS_MAX_AGE_S;
   // Its own buckets, at verify's rate: an app's check-ins do not eat into its verifies.
   const limiter = new RateLimiter(ctx.verifyLimiter.perMinute);
-  const publicGate = async (req: FastifyRequest, reply: FastifyReply) => {
+  // A callback hook (no promise per request): it answers 503 or 429 itself, else lets the request on.
+  const publicGate = (req: FastifyRequest, reply: FastifyReply, done: () => void) => {
     if (!ctx.service.signer) {
-      return sendError(
+      sendError(
         reply,
         new ApiError(
           "KEY_MISSING",
@@ -91,15 +93,18 @@ export function registerCheckinRoutes(
             "answers; activations, check-ins and the revocation list are off. Verify still works.",
         ),
       );
+      return;
     }
     const wait = limiter.take(req.ip);
     if (wait > 0) {
-      return sendError(
+      sendError(
         reply,
         new ApiError("RATE_LIMITED", `too many requests from this address; retry in ${wait} s`),
         { "retry-after": String(wait) },
       );
+      return;
     }
+    done();
   };
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   const machine = (req: FastifyRequest) => ({ actor: MACHINE_ACTOR, requestId: String(req.id) });

@@ -14,10 +14,11 @@ import { VerifyAnswer, VerifyBody, errorResponses } from "./schemas.js";
 export { VERIFY_CODES } from "../service/licenses.js";
 
 export function registerVerifyRoutes(app: FastifyInstance, ctx: ServerContext): void {
-  const limit = async (req: FastifyRequest, reply: FastifyReply) => {
+  // A callback hook (no promise per request): it answers 429 itself, else lets the request on.
+  const limit = (req: FastifyRequest, reply: FastifyReply, done: () => void) => {
     const wait = ctx.verifyLimiter.take(req.ip);
     if (wait > 0) {
-      return sendError(
+      sendError(
         reply,
         new ApiError(
           "RATE_LIMITED",
@@ -25,7 +26,9 @@ export function registerVerifyRoutes(app: FastifyInstance, ctx: ServerContext): 
         ),
         { "retry-after": String(wait) },
       );
+      return;
     }
+    done();
   };
 
   app.withTypeProvider<TypeBoxTypeProvider>().post(

@@ -6,7 +6,6 @@
  * with an HTTP status (docs/API.md, "Online check-in"); the route signs it.
  */
 import { LicenseError, isLicenseError } from "../core/errors.js";
-import { verifyBlob } from "../core/format.js";
 import { parseTime } from "../core/license.js";
 import {
   countHeld,
@@ -31,7 +30,7 @@ import {
   type LicenseRecord,
   type LicenseState,
 } from "../store/licenses.js";
-import type { ServiceContext } from "./context.js";
+import { seenClock, type ServiceContext } from "./context.js";
 import { validateSeats } from "./licenses.js";
 
 export type { Activation, RevokedEntry } from "../store/activations.js";
@@ -152,7 +151,8 @@ async function readLicense(
   let payload;
   let blob: string;
   try {
-    ({ payload, blob } = verifyBlob(text, ctx.ring));
+    // Through the server's cache of verified signatures (only what the signature proves).
+    ({ payload, blob } = ctx.hot.verifyBlob(text));
   } catch (err) {
     if (!isLicenseError(err)) throw err;
     return { kind: "not-genuine", code: err.code, message: err.message };
@@ -228,7 +228,8 @@ const seatsWord = (n: number) => `${n} seat${n === 1 ? "" : "s"}`;
 
 /**
  * Activates a machine: 201 ACTIVATED for a new seat, 200 ALREADY_ACTIVE when
- * the fingerprint holds one (free; refreshes last_seen_at), 409
+ * the fingerprint holds one (free; refreshes last_seen_at when it is
+ * LAST_SEEN_GRANULARITY_S old, and a new host name at once), 409
  * SEAT_LIMIT_REACHED, or 403 with the license's state or the blob's code.
  * A repeat (the fingerprint holds a seat) and a refusal are answered without
  * a lock; taking a seat locks the license's row while the seats are counted,
@@ -255,8 +256,13 @@ export async function activateMachine(
       return refusal(answer, read, { limit, used: await countHeld(q, read.key) });
     }
     const base = { license_key: read.key, state: read.state, expires_at: read.expiresAt };
-    const now = ctx.now();
-    const { held, used } = await touchAndCount(q, read.key, req.fingerprint, now, req.hostname);
+    const touch = { key: read.key, fingerprint: req.fingerprint, hostname: req.hostname };
+    const seen = seenClock(ctx.now)();
+    const now = seen.now;
+    // Unlocked (a repeat is the common case), through the server's shared statement.
+    const { held, used } = locked
+      ? await touchAndCount(q, touch, now, seen.freshSince)
+      : await ctx.hot.touchSeat(touch);
     if (held) {
       return answer(200, {
         code: "ALREADY_ACTIVE",
@@ -338,8 +344,11 @@ export function releaseMachine(
 /**
  * A machine checks in: 200 VALID (active, and the fingerprint holds a seat,
  * whose last_seen_at is refreshed), 403 with the license's state or the
- * blob's code, 404 NOT_ACTIVATED (no seat: activate again). No transaction: a
- * read and one statement that refreshes the seat and counts the seats.
+ * blob's code, 404 NOT_ACTIVATED (no seat: activate again). No transaction: the
+ * license's row (read fresh, shared with concurrent requests) and one statement
+ * that refreshes the seat and counts the seats (shared too, see
+ * store/activations.ts `seatToucher`); last_seen_at is written only when it is
+ * LAST_SEEN_GRANULARITY_S old (context.ts), so most check-ins write nothing.
  */
 export async function checkIn(ctx: ServiceContext, req: MachineRequest): Promise<MachineOutcome> {
   const answer = answerer(ctx, req.nonce);
@@ -351,7 +360,7 @@ export async function checkIn(ctx: ServiceContext, req: MachineRequest): Promise
     return refusal(answer, read, { limit, used: await countHeld(q, read.key) });
   }
   const base = { license_key: read.key, state: read.state, expires_at: read.expiresAt };
-  const { held, used } = await touchAndCount(q, read.key, req.fingerprint, ctx.now());
+  const { held, used } = await ctx.hot.touchSeat({ key: read.key, fingerprint: req.fingerprint });
   if (!held) {
     return answer(404, {
       code: "NOT_ACTIVATED",

@@ -20,6 +20,12 @@ import {
   type NewLicense,
   type VerifyRow,
 } from "../store/licenses.js";
+import {
+  seatToucher,
+  touchAndCount,
+  type SeatTouch,
+  type TouchedSeat,
+} from "../store/activations.js";
 import { authenticateToken, tokenAuthenticator, type AuthenticatedToken } from "../store/tokens.js";
 import { DEFAULT_VERIFY_CACHE_ENTRIES, VerifiedBlobCache } from "./verify-cache.js";
 
@@ -55,6 +61,28 @@ export interface ServiceContext {
     readonly authenticate: (presented: string) => Promise<AuthenticatedToken | undefined>;
     /** Inserts outside a transaction; on a server concurrent licenses share one statement. */
     readonly insertLicense: (l: NewLicense, who: Actor, now: Date) => Promise<LicenseRecord>;
+    /**
+     * Refreshes a held seat (last_seen_at at most once per {@link LAST_SEEN_GRANULARITY_S})
+     * and counts its license's held seats, outside a transaction; on a server concurrent
+     * check-ins share one statement.
+     */
+    readonly touchSeat: (touch: SeatTouch) => Promise<TouchedSeat>;
+  };
+}
+
+/**
+ * A seat's last_seen_at is written when it is at least this many seconds old
+ * (or an activation brings a new host name): a machine that checks in again
+ * sooner is answered from the row as stored, without a write. Seats are
+ * reclaimed after days unseen, so a minute changes nothing there.
+ */
+export const LAST_SEEN_GRANULARITY_S = 60;
+
+/** The time now, and the cut-off before which a seat's last_seen_at is written again. */
+export function seenClock(now: () => Date): () => { now: Date; freshSince: Date } {
+  return () => {
+    const at = now();
+    return { now: at, freshSince: new Date(at.getTime() - LAST_SEEN_GRANULARITY_S * 1000) };
   };
 }
 
@@ -88,6 +116,8 @@ const IGNORE: ServiceEvents = { licensesWritten: () => undefined };
  */
 export function createServiceContext(options: ServiceOptions): ServiceContext {
   const { db } = options;
+  const now = options.now ?? (() => new Date());
+  const seen = seenClock(now);
   const cache = options.batching
     ? new VerifiedBlobCache(
         options.ring,
@@ -100,18 +130,23 @@ export function createServiceContext(options: ServiceOptions): ServiceContext {
         verifyRow: verifyRowReader(db),
         authenticate: tokenAuthenticator(db),
         insertLicense: licenseInserter(db),
+        touchSeat: seatToucher(db, seen),
       }
     : {
         verifyBlob: (text) => verifyBlob(text, options.ring),
         verifyRow: (key) => getVerifyRow(db, key),
         authenticate: (presented) => authenticateToken(db, presented),
-        insertLicense: (l, who, now) => insertLicense(db, l, who, now),
+        insertLicense: (l, who, at) => insertLicense(db, l, who, at),
+        touchSeat: (touch) => {
+          const { now: at, freshSince } = seen();
+          return touchAndCount(db, touch, at, freshSince);
+        },
       };
   return {
     db,
     signer: options.signer,
     ring: options.ring,
-    now: options.now ?? (() => new Date()),
+    now,
     events: options.events ?? IGNORE,
     catalogue: options.catalogue ?? DEFAULT_CATALOGUE,
     hot,

@@ -5,6 +5,7 @@
  * seats run in the caller's transaction after it locked the license row
  * (`getLicense(tx, key, true)`), which makes the count exact across processes.
  */
+import { Batcher } from "./batch.js";
 import type { Queryable } from "./db.js";
 import { insertEvent, type Actor } from "./licenses.js";
 
@@ -67,33 +68,109 @@ export async function countHeld(q: Queryable, key: string): Promise<number> {
   return Number(rows[0]!.n);
 }
 
+/** A seat to refresh: the license, the machine and, from an activation, its host name. */
+export interface SeatTouch {
+  readonly key: string;
+  readonly fingerprint: string;
+  readonly hostname?: string | undefined;
+}
+
+/** What refreshing a seat found: the seat (undefined when not held) and the license's held seats. */
+export interface TouchedSeat {
+  readonly held: Activation | undefined;
+  readonly used: number;
+}
+
 /**
- * Refreshes the seat `fingerprint` holds (last_seen_at, and hostname when given)
- * and counts the license's held seats, in one statement (one round trip).
+ * Refreshes the seats `touches` name and counts each license's held seats, in
+ * one statement (one round trip, however many seats). A seat's row is written
+ * only when its last_seen_at is at or before `freshSince` or a new host name was
+ * given: a machine checking in again within the granularity reads its seat
+ * without writing it (no row lock, no WAL, no commit to wait for). Whether a
+ * seat is held is decided on the statement's snapshot, and again under the
+ * row's lock when it is written, so a seat released meanwhile is not held.
+ * The results are in the order of `touches`.
  */
+export async function touchSeats(
+  q: Queryable,
+  touches: readonly SeatTouch[],
+  now: Date,
+  freshSince: Date,
+): Promise<TouchedSeat[]> {
+  const { rows } = await q.query<Row>(
+    `WITH req AS (
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS r(k, fp, host, n)),
+     h AS (
+       SELECT a.id, a.license_key, a.fingerprint, a.hostname, a.first_seen_at, a.last_seen_at,
+         req.n, req.host, (a.last_seen_at <= $5::timestamptz
+           OR (req.host IS NOT NULL AND req.host IS DISTINCT FROM a.hostname)) AS stale
+       FROM req JOIN activations a
+         ON a.license_key = req.k AND a.fingerprint = req.fp AND a.released_at IS NULL),
+     t AS (
+       UPDATE activations a SET last_seen_at = greatest(a.last_seen_at, $4::timestamptz),
+         hostname = coalesce(h.host, a.hostname)
+       FROM h WHERE a.id = h.id AND h.stale AND a.released_at IS NULL
+       RETURNING a.id, a.hostname, a.last_seen_at),
+     c AS (
+       SELECT license_key, count(*)::int AS used FROM activations
+       WHERE license_key = ANY($1::text[]) AND released_at IS NULL GROUP BY license_key)
+     SELECT req.n, coalesce(c.used, 0) AS used, h.stale, t.id AS touched,
+       h.id, h.license_key, h.fingerprint, coalesce(t.hostname, h.hostname) AS hostname,
+       h.first_seen_at, coalesce(t.last_seen_at, h.last_seen_at) AS last_seen_at,
+       NULL AS released_at, NULL AS released_by
+     FROM req LEFT JOIN h ON h.n = req.n LEFT JOIN t ON t.id = h.id
+       LEFT JOIN c ON c.license_key = req.k
+     ORDER BY req.n`,
+    [
+      touches.map((t) => t.key),
+      touches.map((t) => t.fingerprint),
+      touches.map((t) => t.hostname ?? null),
+      now.toISOString(),
+      freshSince.toISOString(),
+    ],
+    "touch_seats",
+  );
+  return rows.map((r) => {
+    // Held: found on the snapshot, and (when it had to be written) still held under the lock.
+    const found = r.id !== null && r.id !== undefined;
+    const held = found && (r.stale !== true || (r.touched !== null && r.touched !== undefined));
+    return { held: held ? toActivation(r) : undefined, used: Number(r.used) };
+  });
+}
+
+/** {@link touchSeats} for one seat. */
 export async function touchAndCount(
   q: Queryable,
-  key: string,
-  fingerprint: string,
+  touch: SeatTouch,
   now: Date,
-  hostname?: string,
-): Promise<{ held: Activation | undefined; used: number }> {
-  const { rows } = await q.query<Row>(
-    `WITH t AS (
-       UPDATE activations SET last_seen_at = greatest(last_seen_at, $3),
-         hostname = coalesce($4, hostname)
-       WHERE license_key = $1 AND fingerprint = $2 AND released_at IS NULL
-       RETURNING ${COLUMNS})
-     SELECT (SELECT count(*)::int FROM activations
-               WHERE license_key = $1 AND released_at IS NULL) AS used, t.*
-     FROM (SELECT 1) one LEFT JOIN t ON true`,
-    [key, fingerprint, now.toISOString(), hostname ?? null],
-    "touch_and_count",
-  );
-  const r = rows[0]!;
-  return {
-    held: r.id === null || r.id === undefined ? undefined : toActivation(r),
-    used: Number(r.used),
+  freshSince: Date,
+): Promise<TouchedSeat> {
+  return (await touchSeats(q, [touch], now, freshSince))[0]!;
+}
+
+/**
+ * {@link touchSeats} for a server: the seats of concurrent check-ins and repeat
+ * activations are refreshed by one statement (see batch.ts); `clock` gives the
+ * time and the granularity's cut-off when the statement is sent. Nothing is
+ * cached: every answer is read after its request arrived.
+ */
+export function seatToucher(
+  q: Queryable,
+  clock: () => { now: Date; freshSince: Date },
+): (touch: SeatTouch) => Promise<TouchedSeat> {
+  const seats = new Batcher<string, TouchedSeat>(async (ids) => {
+    const touches = ids.map((id) => {
+      const [key, fingerprint, hostname] = id.split("\u0000") as [string, string, string];
+      return { key, fingerprint, ...(hostname ? { hostname: hostname.slice(1) } : {}) };
+    });
+    const { now, freshSince } = clock();
+    const found = await touchSeats(q, touches, now, freshSince);
+    return new Map(ids.map((id, i) => [id, found[i]!]));
+  });
+  return async (t) => {
+    // Host names never hold NUL (the request schema refuses it), fingerprints neither.
+    const id = `${t.key}\u0000${t.fingerprint}\u0000${t.hostname === undefined ? "" : `h${t.hostname}`}`;
+    return (await seats.get(id))!;
   };
 }
 

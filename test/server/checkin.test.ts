@@ -7,7 +7,7 @@ import { encodeBlob } from "../../src/core/format.js";
 import { generateKeypair, importSigner } from "../../src/core/keys.js";
 import { mintLicense } from "../../src/core/mint.js";
 import { reclaimUnseenSeats } from "../../src/service/activations.js";
-import { createServiceContext } from "../../src/service/context.js";
+import { LAST_SEEN_GRANULARITY_S, createServiceContext } from "../../src/service/context.js";
 import { noble } from "../core/support.js";
 import { backendNames } from "../store/databases.js";
 import { startSeatReclaim } from "../../src/server/reclaim.js";
@@ -75,6 +75,18 @@ describe.each(backendNames())("online check-in on %s", (backend) => {
     machine("/v1/activations/release", { blob, fingerprint, nonce: nonce() });
   const checkIn = (blob: string, fingerprint: string) =>
     machine("/v1/check-in", { blob, fingerprint, nonce: nonce() });
+
+  /** A held seat's row as stored: its last_seen_at, host name and row version (xmin). */
+  async function storedSeat(fingerprint: string, key?: string) {
+    const { rows } = await h.t.db.query<{ seen: Date | string; host: string | null; v: string }>(
+      "SELECT last_seen_at AS seen, hostname AS host, xmin::text AS v FROM activations " +
+        "WHERE fingerprint = $1 AND ($2::text IS NULL OR license_key = $2) AND released_at IS NULL",
+      [fingerprint, key ?? null],
+    );
+    expect(rows).toHaveLength(1);
+    const r = rows[0]!;
+    return { seen: new Date(r.seen).toISOString(), host: r.host, v: r.v };
+  }
 
   /** The answer, after checking its status, its signature, its field order and its nonce echo. */
   function answer(res: LightMyRequestResponse, status: number, code: string) {
@@ -357,6 +369,60 @@ describe.each(backendNames())("online check-in on %s", (backend) => {
       answer(await checkIn(l.blob, "machine-aaaa"), 403, "REVOKED");
       // Release works whatever the state.
       answer(await release(l.blob, "machine-aaaa"), 200, "RELEASED");
+    });
+
+    it(`writes last_seen_at at most once in ${LAST_SEEN_GRANULARITY_S} s: a check-in sooner answers the stored time and writes nothing`, async () => {
+      const l = await issue({ seats: 1 });
+      answer(await activate(l.blob, "machine-aaaa"), 201, "ACTIVATED");
+      const before = await storedSeat("machine-aaaa");
+      h.clock.now = new Date(START.getTime() + (LAST_SEEN_GRANULARITY_S - 1) * 1000);
+      const soon = answer(await checkIn(l.blob, "machine-aaaa"), 200, "VALID");
+      expect(soon.activation).toMatchObject({ last_seen_at: START.toISOString() });
+      expect(soon.seats).toEqual({ limit: 1, used: 1 });
+      expect(await storedSeat("machine-aaaa")).toEqual(before);
+      // A repeat activation within the granularity (no host name) writes nothing either.
+      answer(await activate(l.blob, "machine-aaaa"), 200, "ALREADY_ACTIVE");
+      expect(await storedSeat("machine-aaaa")).toEqual(before);
+
+      h.clock.now = new Date(START.getTime() + LAST_SEEN_GRANULARITY_S * 1000);
+      const later = answer(await checkIn(l.blob, "machine-aaaa"), 200, "VALID");
+      expect(later.activation).toMatchObject({ last_seen_at: h.clock.now.toISOString() });
+      expect((await storedSeat("machine-aaaa")).seen).toBe(h.clock.now.toISOString());
+    });
+
+    it("stores a repeat activation's new host name at once, within the granularity", async () => {
+      const l = await issue({ seats: 1 });
+      answer(await activate(l.blob, "machine-aaaa", { hostname: "old-name" }), 201, "ACTIVATED");
+      h.clock.now = new Date(START.getTime() + 1000);
+      const same = answer(
+        await activate(l.blob, "machine-aaaa", { hostname: "old-name" }),
+        200,
+        "ALREADY_ACTIVE",
+      );
+      expect(same.activation).toMatchObject({ hostname: "old-name" });
+      expect((await storedSeat("machine-aaaa")).seen).toBe(START.toISOString());
+      const renamed = answer(
+        await activate(l.blob, "machine-aaaa", { hostname: "new-name" }),
+        200,
+        "ALREADY_ACTIVE",
+      );
+      expect(renamed.activation).toMatchObject({
+        hostname: "new-name",
+        last_seen_at: h.clock.now.toISOString(),
+      });
+      expect(await storedSeat("machine-aaaa")).toMatchObject({
+        host: "new-name",
+        seen: h.clock.now.toISOString(),
+      });
+    });
+
+    it("answers NOT_ACTIVATED at once for a seat released within the granularity", async () => {
+      const l = await issue({ seats: 2 });
+      answer(await activate(l.blob, "machine-aaaa"), 201, "ACTIVATED");
+      answer(await checkIn(l.blob, "machine-aaaa"), 200, "VALID");
+      answer(await release(l.blob, "machine-aaaa"), 200, "RELEASED");
+      const gone = answer(await checkIn(l.blob, "machine-aaaa"), 404, "NOT_ACTIVATED");
+      expect(gone.seats).toEqual({ limit: 2, used: 0 });
     });
 
     it("refuses malformed requests with a signed REQUEST_INVALID and stores nothing", async () => {
@@ -658,6 +724,42 @@ describe.each(backendNames())("online check-in on %s", (backend) => {
       expect(codes.filter((c) => c === 201)).toHaveLength(3);
       expect(codes.filter((c) => c === 409)).toHaveLength(17);
       expect(await h.count("activations")).toBe(3);
+    });
+
+    it("answers concurrent check-ins of many machines, each its own seat and the exact count, in shared statements", async () => {
+      const l = await issue({ seats: 12 });
+      const other = await issue({ seats: 2 });
+      const fp = (i: number) => `machine-${String(i).padStart(4, "0")}`;
+      for (let i = 0; i < 10; i++) answer(await activate(l.blob, fp(i)), 201, "ACTIVATED");
+      answer(await activate(other.blob, fp(0)), 201, "ACTIVATED");
+      h.clock.now = new Date(START.getTime() + 3_600_000);
+      // Each machine twice, machines that hold no seat, and the other license's seat, together.
+      const sent = [
+        ...Array.from({ length: 10 }, (_, i) => [l.blob, fp(i)] as const),
+        ...Array.from({ length: 10 }, (_, i) => [l.blob, fp(i)] as const),
+        [l.blob, fp(50)] as const,
+        [other.blob, fp(0)] as const,
+        [other.blob, fp(1)] as const,
+      ];
+      const results = await Promise.all(sent.map(([blob, f]) => checkIn(blob, f)));
+      results.forEach((res, i) => {
+        const [blob, f] = sent[i]!;
+        const held = f !== fp(50) && !(blob === other.blob && f === fp(1));
+        const body = answer(res, held ? 200 : 404, held ? "VALID" : "NOT_ACTIVATED");
+        expect(body.license_key).toBe(blob === l.blob ? l.license_key : other.license_key);
+        expect(body.seats).toEqual(
+          blob === l.blob ? { limit: 12, used: 10 } : { limit: 2, used: 1 },
+        );
+        if (held) {
+          expect(body.activation).toMatchObject({
+            fingerprint: f,
+            last_seen_at: h.clock.now.toISOString(),
+          });
+        }
+      });
+      for (let i = 0; i < 10; i++) {
+        expect((await storedSeat(fp(i), l.license_key)).seen).toBe(h.clock.now.toISOString());
+      }
     });
   });
 });
