@@ -28,6 +28,16 @@ import { LicenseError } from "../core/errors.js";
  */
 export const PGLITE_SHARED_BUFFERS = "16MB";
 
+/**
+ * V8's flag that compiles WebAssembly with its baseline compiler (Liftoff) only.
+ * By default V8 recompiles PGlite's hot functions with its optimizing compiler on
+ * background threads; that compilation left about 55 MiB of native memory in the
+ * threads' malloc arenas (a server reopened its database at 240 MiB resident instead
+ * of 182), and under load it competed with requests for the CPU, for no measurable
+ * gain in verify or issue throughput (bench/memory.bench.mjs).
+ */
+export const WASM_BASELINE_FLAG = "--liftoff-only";
+
 // CommonJS, so that it runs from `node -e` wherever the parent was loaded from
 // (dist/, the bundled CLI or the TypeScript sources under test).
 const CREATE = `
@@ -104,6 +114,7 @@ export async function createPgliteDir(dir: string, startParams: readonly string[
       const child = spawn(
         process.execPath,
         [
+          WASM_BASELINE_FLAG,
           "-e",
           CREATE,
           modulePath,
