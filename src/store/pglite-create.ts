@@ -33,10 +33,10 @@ export const PGLITE_SHARED_BUFFERS = "16MB";
  * By default V8 recompiles PGlite's hot functions with its optimizing compiler on
  * background threads; that compilation left about 55 MiB of native memory in the
  * threads' malloc arenas (a server reopened its database at 240 MiB resident instead
- * of 180, and peaked near 250 under load instead of 194, bench/memory.bench.mjs). The
- * baseline code is slower per statement, but the recompilation's own CPU is saved: in
- * paired runs on a loaded machine issue used no more CPU per request, verify up to
- * 1.6x more (docs/LICENSE-SERVER.md, "Memory on the embedded database").
+ * of 180; after two rounds of verify and issue at saturation, medians of 4 runs, 275
+ * instead of 253). The baseline code is slower per statement, but the recompilation's
+ * own CPU is saved: over 7 paired runs on a loaded machine the CPU per request was
+ * 1.04x (verify) and 1.06x (issue), within the noise (docs/LICENSE-SERVER.md).
  */
 export const WASM_BASELINE_FLAG = "--liftoff-only";
 
