@@ -28,6 +28,18 @@ import { LicenseError } from "../core/errors.js";
  */
 export const PGLITE_SHARED_BUFFERS = "16MB";
 
+/**
+ * V8's flag that compiles WebAssembly with its baseline compiler (Liftoff) only.
+ * By default V8 recompiles PGlite's hot functions with its optimizing compiler on
+ * background threads; that compilation left about 55 MiB of native memory in the
+ * threads' malloc arenas (a server reopened its database at 240 MiB resident instead
+ * of 180; after two rounds of verify and issue at saturation, medians of 4 runs, 275
+ * instead of 253). The baseline code is slower per statement, but the recompilation's
+ * own CPU is saved: over 7 paired runs on a loaded machine the CPU per request was
+ * 1.04x (verify) and 1.06x (issue), within the noise (docs/LICENSE-SERVER.md).
+ */
+export const WASM_BASELINE_FLAG = "--liftoff-only";
+
 // CommonJS, so that it runs from `node -e` wherever the parent was loaded from
 // (dist/, the bundled CLI or the TypeScript sources under test).
 const CREATE = `
@@ -104,6 +116,7 @@ export async function createPgliteDir(dir: string, startParams: readonly string[
       const child = spawn(
         process.execPath,
         [
+          WASM_BASELINE_FLAG,
           "-e",
           CREATE,
           modulePath,

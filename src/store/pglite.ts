@@ -4,6 +4,7 @@
  * It is one connection, so statements and transactions run one at a time.
  */
 import { mkdirSync } from "node:fs";
+import { setFlagsFromString } from "node:v8";
 import { PGlite } from "@electric-sql/pglite";
 import { pg_trgm } from "@electric-sql/pglite/contrib/pg_trgm";
 import { lock } from "proper-lockfile";
@@ -11,6 +12,7 @@ import { LicenseError } from "../core/errors.js";
 import type { Database, PoolStats, Queryable, QueryResult } from "./db.js";
 import {
   PGLITE_SHARED_BUFFERS,
+  WASM_BASELINE_FLAG,
   createPgliteDir,
   hasDatabase,
   isEmptyDir,
@@ -22,6 +24,14 @@ const START_PARAMS = [
   "-c",
   `shared_buffers=${PGLITE_SHARED_BUFFERS}`,
 ];
+
+/** Sets {@link WASM_BASELINE_FLAG} once, before PGlite's module is first compiled. */
+function useBaselineWasmCompiler(): void {
+  if (baselineSet) return;
+  setFlagsFromString(WASM_BASELINE_FLAG);
+  baselineSet = true;
+}
+let baselineSet = false;
 
 function wrap(pglite: Pick<PGlite, "query">): Queryable {
   return {
@@ -68,6 +78,7 @@ export async function openPglite(dir?: string): Promise<Database> {
   }
   let pglite: PGlite;
   try {
+    useBaselineWasmCompiler();
     if (dir !== undefined && !hasDatabase(dir) && isEmptyDir(dir)) {
       await createPgliteDir(dir, START_PARAMS);
     }

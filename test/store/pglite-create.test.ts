@@ -5,7 +5,7 @@ import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { LicenseError } from "../../src/core/errors.js";
 import { migrate } from "../../src/store/migrations.js";
-import { creationDir, templateName } from "../../src/store/pglite-create.js";
+import { WASM_BASELINE_FLAG, creationDir, templateName } from "../../src/store/pglite-create.js";
 import { openPglite } from "../../src/store/pglite.js";
 import { tempHome } from "../helpers/cli.js";
 
@@ -66,6 +66,21 @@ describe("the embedded database's first start", { timeout: 120_000 }, () => {
     } finally {
       await db.close();
     }
+  });
+
+  it("creates the database in a child that compiles PGlite with the baseline compiler only", async () => {
+    const dir = join(tempHome("dtl-pgc-"), "pgdata");
+    const opening = openPglite(dir);
+    let args: string[] | undefined;
+    for (let i = 0; i < 400 && args === undefined; i++) {
+      await new Promise((r) => setTimeout(r, 25));
+      const [pid] = creatingChildren();
+      if (pid !== undefined) args = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+    }
+    const db = await opening;
+    await db.close();
+    expect(args?.slice(1, 2)).toEqual([WASM_BASELINE_FLAG]);
+    expect(WASM_BASELINE_FLAG).toBe("--liftoff-only");
   });
 
   it("recovers from a creation killed midway: the folder stays empty, and the next start creates it", async () => {
