@@ -37,9 +37,10 @@ describe.each(backendNames())("the store webhooks on %s", (backend) => {
   afterAll(() => h.close());
   beforeEach(() => h.reset());
 
-  const stripe = (event: unknown, at = START, secret?: string) => {
+  /** Sends a signed Stripe event to `to` (default: the suite's app). */
+  const stripe = (event: unknown, at = START, secret?: string, to = app) => {
     const { payload, header } = signStripe(event, at, secret);
-    return app.inject({
+    return to.inject({
       method: "POST",
       url: "/v1/webhooks/stripe",
       headers: { "content-type": "application/json", "stripe-signature": header },
@@ -202,15 +203,7 @@ describe.each(backendNames())("the store webhooks on %s", (backend) => {
     writeFileSync(file, JSON.stringify(PRODUCTS));
     // One server, started with the file; it is never rebuilt below.
     const live = await h.other({ sales: { ...SALES, productsFile: file } });
-    const post = (event: unknown) => {
-      const { payload, header } = signStripe(event, START);
-      return live.inject({
-        method: "POST",
-        url: "/v1/webhooks/stripe",
-        headers: { "content-type": "application/json", "stripe-signature": header },
-        payload,
-      });
-    };
+    const post = (event: unknown) => stripe(event, START, undefined, live);
     const replay = (id: number) =>
       live.inject({
         method: "POST",
