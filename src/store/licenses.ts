@@ -206,26 +206,30 @@ function toRecord(r: Row): LicenseRecord {
  * event's `prev` is the hash of the event before it (by id; 64 zeros before
  * the first) and its `hash` is `ledger_link(prev, ledger_event_content(…))`,
  * SQL functions of migration 4 that recompute the same bytes from a stored
- * row. The statement updates the one `ledger_head` row: its lock serializes
- * appends across connections and processes until the commit, the update reads
- * the latest head even after waiting for another append, and the events' ids
- * are drawn only after that, so they follow the chain. Nothing is locked when
- * `source` selects no row.
+ * row. The statement locks the one `ledger_head` row (FOR UPDATE) before it
+ * links anything: the lock serializes appends across connections and processes
+ * until the commit, the lock reads the latest head even after waiting for
+ * another append, and the events' ids are drawn only after that, so they
+ * follow the chain. Each link is computed once, in the window; the head is
+ * then set to the last of them. Nothing is locked when `source` selects no
+ * row; a missing head row leaves the links null, which the events_chained
+ * check refuses.
  */
 function chainedEvents(source: string): string {
   return `ev AS (
        SELECT s.*, ledger_event_content(s.license_key, s.action, s.actor, s.reason,
          s.request_id, s.before, s.after, s.at, s.log_line) AS content
        FROM (${source}) s),
-     head AS (
-       UPDATE ledger_head SET before = hash,
-         hash = (SELECT ledger_chain(ledger_head.hash, content ORDER BY n) FROM ev)
-       WHERE one = true AND EXISTS (SELECT 1 FROM ev)
-       RETURNING before),
-     start AS (SELECT (SELECT before FROM head) AS head),
+     locked AS (
+       SELECT hash FROM ledger_head WHERE one = true AND EXISTS (SELECT 1 FROM ev) FOR UPDATE),
+     start AS (SELECT (SELECT hash FROM locked) AS head),
      chained AS (
        SELECT ev.*, s.head, ledger_chain(s.head, ev.content) OVER (ORDER BY ev.n) AS hash
        FROM ev CROSS JOIN start s),
+     head AS (
+       UPDATE ledger_head SET before = hash,
+         hash = (SELECT c.hash FROM chained c ORDER BY c.n DESC LIMIT 1)
+       WHERE one = true AND EXISTS (SELECT 1 FROM chained)),
      e AS (
        INSERT INTO events (license_key, action, actor, reason, request_id, before, after, at,
          log_line, prev, hash)
