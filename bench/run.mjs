@@ -1,7 +1,7 @@
 // Runs every bench/*.bench.mjs in turn, each in its own process, so one benchmark's
 // heap and JIT state cannot colour another's figures. Each prints its own ratios and
 // reports its targets through targets.mjs; at the end this prints every target that is
-// BELOW, and exits non-zero when any benchmark did.
+// BELOW and every reference figure beside them, and exits non-zero when any benchmark did.
 import { appendFileSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { tmpdir } from "node:os";
@@ -17,6 +17,7 @@ const files = readdirSync(here)
 const scratch = mkdtempSync(join(tmpdir(), "dtl-bench-run-"));
 const failed = [];
 const below = [];
+const references = [];
 let targets = 0;
 try {
   for (const file of files) {
@@ -39,6 +40,11 @@ try {
     }
     for (const line of lines) {
       const t = JSON.parse(line);
+      if (t.goal === null) {
+        // A figure for comparison (targets.mjs: reference), not a target.
+        references.push(`  ref    ${file}: ${t.name}: ${Number(t.value.toFixed(2))}${t.unit}`);
+        continue;
+      }
       targets++;
       if (!t.met) {
         const show = (n) => `${Number(n.toFixed(2))}${t.unit}`;
@@ -54,5 +60,6 @@ try {
 
 console.log(`\n## summary: ${targets - below.length} of ${targets} targets met`);
 for (const line of below) console.log(line);
+for (const line of references) console.log(line);
 for (const f of failed) console.log(`  failed: ${f}`);
 process.exitCode = failed.length === 0 ? 0 : 1;

@@ -17,7 +17,7 @@ import { insertLicenses } from "../dist/store/licenses.js";
 import { verifyBlob } from "../dist/core/format.js";
 import { KeyRing } from "../dist/core/keys.js";
 import { BASE_URL, fmt, sql, startServer as serve, stop } from "./support.mjs";
-import { target } from "./targets.mjs";
+import { reference, target } from "./targets.mjs";
 import { availableParallelism } from "node:os";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -410,6 +410,12 @@ async function main() {
   await admin("CHECKPOINT");
 
   console.log("\nfixed rate 1,000 req/s (open loop, latency from when each request was due)");
+  // The same pacing against the bare route: what this machine, its scheduler and the
+  // generator itself allow at this rate with no framework and no database.
+  const bareFixedServer = await startBare();
+  const bareFixed = paced(bareFixedServer.url, { body: verifyBody, rate: 1000 });
+  await stop(bareFixedServer.child);
+  line("bare node:http + Ed25519 verify", bareFixed);
   const vFixed = paced(`${server.url}/v1/licenses/verify`, { body: verifyBody, rate: 1000 });
   line("POST /v1/licenses/verify", vFixed);
   const iFixed = paced(`${server.url}/v1/licenses`, { body: issueBody, headers: auth, rate: 1000 });
@@ -512,6 +518,10 @@ async function main() {
   target("issue / raw pg INSERT", ri, 0.35);
   target("verify p99 at 1,000 req/s", vFixed.p99, 5, { higher: false, unit: " ms", digits: 1 });
   target("issue p99 at 1,000 req/s", iFixed.p99, 5, { higher: false, unit: " ms", digits: 1 });
+  reference("bare node:http + Ed25519 p99 at 1,000 req/s (the floor)", bareFixed.p99, {
+    unit: " ms",
+    digits: 1,
+  });
   target("import / psql \\copy (throughput)", rimp, 0.3);
   target(
     "verify, 90% repeated blobs / bare node:http + Ed25519",

@@ -27,3 +27,22 @@ export function target(name, value, goal, { higher = true, unit = "", digits = 2
   }
   return met;
 }
+
+/**
+ * A figure printed beside the targets for comparison, with no goal of its own (for
+ * example what the machine itself reaches without the code under test). It never
+ * changes the exit code; with BENCH_RESULTS it is recorded with `goal: null`.
+ *
+ * @param {string} name
+ * @param {number} value
+ * @param {{ unit?: string, digits?: number }} [options]
+ */
+export function reference(name, value, { unit = "", digits = 2 } = {}) {
+  console.log(`  ref    ${name}: ${Number(value.toFixed(digits))}${unit} (no target)`);
+  if (process.env.BENCH_RESULTS) {
+    appendFileSync(
+      process.env.BENCH_RESULTS,
+      JSON.stringify({ name, value, goal: null, unit, at: new Date().toISOString() }) + "\n",
+    );
+  }
+}
