@@ -645,6 +645,15 @@ printf '{"stripe": {"core-1y": {"tier": "core", "years": 1}}}\n' >"$CONFIG/produ
 chmod 644 "$CONFIG/products.json.new"
 mv "$CONFIG/products.json.new" "$CONFIG/products.json"
 [ "$(curl -sS "$API/readyz" | jq -r .delivery)" = on ] || fail "/readyz does not report delivery on with SMTP_URL set"
+# doctor in the same environment names the store that is on and the SMTP server (SELLING.md, step 5).
+SALE_IN_API=(env -i "${SALE_VARS[@]}")
+for arg in "${IN_API[@]:2}"; do
+  case "$arg" in SMTP_URL=* | DATATOOLS_MAIL_FROM=*) ;; *) SALE_IN_API+=("$arg") ;; esac
+done
+"${SALE_IN_API[@]}" doctor --secrets-dir "$SECRETS" >"$SALE/doctor.txt" || fail "doctor found problems with the store configured: $(grep '^FAIL' "$SALE/doctor.txt")"
+grep -qx 'ok    sales: Stripe webhooks are on (1 product in DATATOOLS_PRODUCTS_FILE)' "$SALE/doctor.txt" &&
+  grep -q "^ok    e-mail: license e-mails go out through smtp://127.0.0.1:$SMTP_PORT " "$SALE/doctor.txt" ||
+  fail "doctor does not report the Stripe webhooks and the SMTP server: $(grep -E '^[a-zA-Z]+ +(sales|e-mail):' "$SALE/doctor.txt")"
 # stripe_event paid|refund → the webhook's answer (through nginx, over TLS)
 stripe_event() {
   local sig

@@ -3,7 +3,8 @@
  * owners, the development key kept out of production, the server's
  * configuration, the database reachable with its migrations current, the
  * signing key in the published key ring, the stored licenses signed by trusted
- * keys. Each finding says how to fix it. Read-only: it changes nothing.
+ * keys, which stores' webhooks are on and whether license e-mails can leave.
+ * Each finding says how to fix it. Read-only: it changes nothing.
  */
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
@@ -24,6 +25,7 @@ import {
   SERVER_VARS,
   type DatabaseConfig,
 } from "../config/server.js";
+import { SALES_VARS, type SalesConfig } from "../config/sales.js";
 import { countByKid } from "../store/licenses.js";
 import { schemaStatus, LATEST_VERSION } from "./health.js";
 import { openService } from "./open.js";
@@ -304,8 +306,81 @@ function checkServerConfig(input: DoctorInput, add: (f: Finding) => void): void 
       level: "ok",
       message: `the server's configuration loads (listens on ${config.host}:${config.port}, database ${config.database.kind})`,
     });
+    checkSales(config.sales, add);
   } catch (err) {
     add(problemOf("configuration", err, "the server would refuse to start: "));
+  }
+}
+
+const STORES = [
+  {
+    name: "Stripe",
+    key: "stripe",
+    secret: (s: SalesConfig) => s.stripeSecret,
+    vars: SALES_VARS.STRIPE_SECRET_FILE,
+    route: "/v1/webhooks/stripe",
+  },
+  {
+    name: "Lemon Squeezy",
+    key: "lemonsqueezy",
+    secret: (s: SalesConfig) => s.lemonSqueezySecret,
+    vars: SALES_VARS.LEMONSQUEEZY_SECRET_FILE,
+    route: "/v1/webhooks/lemonsqueezy",
+  },
+] as const;
+
+/**
+ * Which stores' webhooks are on (a signing secret is set; an empty secret file is a
+ * deployment's placeholder for a store it does not sell through) and whether their
+ * license e-mails can leave: a store whose products are listed but whose secret is
+ * missing, or sales on with no SMTP server, is a warning, since the server starts
+ * and answers either way.
+ */
+function checkSales(sales: SalesConfig, add: (f: Finding) => void): void {
+  const on: string[] = [];
+  for (const store of STORES) {
+    const products = Object.keys(sales.products[store.key]).length;
+    const listed = `${products} product${products === 1 ? "" : "s"} in ${SALES_VARS.PRODUCTS_FILE}`;
+    if (store.secret(sales) !== undefined) {
+      on.push(store.name);
+      add(
+        products > 0
+          ? { check: "sales", level: "ok", message: `${store.name} webhooks are on (${listed})` }
+          : {
+              check: "sales",
+              level: "warning",
+              message: `${store.name} webhooks are on but ${SALES_VARS.PRODUCTS_FILE} lists no ${store.name} product: every sale is recorded as ignored (unknown product) and issues nothing`,
+              fix: `list the store's products in ${SALES_VARS.PRODUCTS_FILE} (docs/SELLING.md), then replay the ignored events (dtlicense webhooks replay)`,
+            },
+      );
+    } else if (products > 0) {
+      add({
+        check: "sales",
+        level: "warning",
+        message: `${store.name} webhooks are off (no signing secret, or an empty ${store.vars}) although ${listed}: ${store.route} refuses every event with WEBHOOK_NOT_CONFIGURED`,
+        fix: `put the webhook's signing secret from the store's dashboard in the file ${store.vars} names, then restart the server`,
+      });
+    } else {
+      add({
+        check: "sales",
+        level: "ok",
+        message: `${store.name} webhooks are off (no signing secret)`,
+      });
+    }
+  }
+  if (sales.smtp) {
+    add({
+      check: "e-mail",
+      level: "ok",
+      message: `license e-mails go out through ${sales.smtp.url} from ${sales.mailFrom!.address}`,
+    });
+  } else if (on.length > 0) {
+    add({
+      check: "e-mail",
+      level: "warning",
+      message: `${SALES_VARS.SMTP_URL} is not set: the license e-mails of ${on.join(" and ")} sales wait in the outbox, unsent`,
+      fix: `set ${SALES_VARS.SMTP_URL} and ${SALES_VARS.MAIL_FROM} (docs/SELLING.md); the waiting e-mails go out once the server restarts with them`,
+    });
   }
 }
 

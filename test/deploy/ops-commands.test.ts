@@ -501,6 +501,101 @@ describe("dtlicense doctor without a database", () => {
   });
 });
 
+describe("dtlicense doctor on the store sales configuration", () => {
+  type Report = { findings: { check: string; level: string; message: string; fix?: string }[] };
+  // An unreachable PostgreSQL keeps the database checks quick; the sales findings come
+  // from the configuration alone.
+  const doctor = async (env: Record<string, string>) => {
+    const home = tempHome();
+    const r = await runInProcess(["doctor", "--json"], {
+      home,
+      env: { DATABASE_URL: "postgres://datatools@127.0.0.1:9/licenses", ...env },
+    });
+    const out = JSON.parse(r.stdout) as Report;
+    return out.findings.filter((f) => f.check === "sales" || f.check === "e-mail");
+  };
+  const products = (home: string, json: object) => {
+    const path = join(home, "products.json");
+    writeFileSync(path, JSON.stringify(json));
+    return path;
+  };
+
+  it("says which stores' webhooks are on, and warns of listed products whose store has only an empty placeholder secret and of sales with no SMTP", async () => {
+    const dir = tempHome();
+    const stripe = join(dir, "stripe-secret");
+    writeFileSync(stripe, "whsec_" + "a".repeat(32), { mode: 0o600 });
+    const lemon = join(dir, "lemon-secret");
+    writeFileSync(lemon, "", { mode: 0o600 });
+    const found = await doctor({
+      STRIPE_WEBHOOK_SECRET_FILE: stripe,
+      LEMONSQUEEZY_WEBHOOK_SECRET_FILE: lemon,
+      DATATOOLS_PRODUCTS_FILE: products(dir, {
+        stripe: { "core-1y": { tier: "core", years: 1 }, "pro-2y": { tier: "pro", years: 2 } },
+        lemonsqueezy: { "123456": { tier: "lite", years: 1 } },
+      }),
+    });
+    expect(found).toEqual([
+      {
+        check: "sales",
+        level: "ok",
+        message: "Stripe webhooks are on (2 products in DATATOOLS_PRODUCTS_FILE)",
+      },
+      expect.objectContaining({
+        check: "sales",
+        level: "warning",
+        message: expect.stringMatching(
+          /^Lemon Squeezy webhooks are off \(no signing secret, or an empty LEMONSQUEEZY_WEBHOOK_SECRET_FILE\) although 1 product in DATATOOLS_PRODUCTS_FILE: \/v1\/webhooks\/lemonsqueezy refuses every event with WEBHOOK_NOT_CONFIGURED$/,
+        ),
+        fix: expect.stringContaining("LEMONSQUEEZY_WEBHOOK_SECRET_FILE"),
+      }),
+      expect.objectContaining({
+        check: "e-mail",
+        level: "warning",
+        message:
+          "SMTP_URL is not set: the license e-mails of Stripe sales wait in the outbox, unsent",
+      }),
+    ]);
+  });
+
+  it("warns of a store whose webhooks are on with no product listed, and names the SMTP server license e-mails leave through", async () => {
+    const found = await doctor({
+      STRIPE_WEBHOOK_SECRET: "whsec_" + "b".repeat(32),
+      SMTP_URL: "smtp://sales@mail.example.com:587",
+      DATATOOLS_MAIL_FROM: "DataTools <sales@example.com>",
+    });
+    expect(found).toEqual([
+      expect.objectContaining({
+        level: "warning",
+        message:
+          "Stripe webhooks are on but DATATOOLS_PRODUCTS_FILE lists no Stripe product: every sale is recorded as ignored (unknown product) and issues nothing",
+        fix: expect.stringContaining("dtlicense webhooks replay"),
+      }),
+      {
+        check: "sales",
+        level: "ok",
+        message: "Lemon Squeezy webhooks are off (no signing secret)",
+      },
+      {
+        check: "e-mail",
+        level: "ok",
+        message:
+          "license e-mails go out through smtp://sales@mail.example.com:587 from sales@example.com",
+      },
+    ]);
+  });
+
+  it("reports both stores off and no e-mail finding when nothing of sales is configured", async () => {
+    expect(await doctor({})).toEqual([
+      { check: "sales", level: "ok", message: "Stripe webhooks are off (no signing secret)" },
+      {
+        check: "sales",
+        level: "ok",
+        message: "Lemon Squeezy webhooks are off (no signing secret)",
+      },
+    ]);
+  });
+});
+
 describe("dtlicense admin token over the API", () => {
   it("refuses to send the admin token over plain HTTP to another host, sending nothing", async () => {
     const home = tempHome();

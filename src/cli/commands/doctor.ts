@@ -24,7 +24,8 @@ export function registerDoctor(program: Command, ctx: CliContext, wrap: Wrap): v
     .command("doctor")
     .description(
       "Check this deployment's configuration from the inside: secret files, the development " +
-        "key, the database and its migrations, the signing key against the key ring. " +
+        "key, the database and its migrations, the signing key against the key ring, which " +
+        "stores' webhooks are on and whether their license e-mails can be sent. " +
         "Prints each problem with how to fix it; exits 1 when there is one.",
     )
     .option(
