@@ -632,13 +632,17 @@ rm -f "$SECRETS/stripe-webhook-secret"
 give_to_image_user "$SECRETS/stripe-webhook-secret"
 SALE_VARS=("SMTP_URL=smtp://127.0.0.1:$SMTP_PORT" "DATATOOLS_MAIL_FROM=DataTools <sales@unalogix.com>" "DATATOOLS_MAIL_POLL_MS=200")
 stop_server
-# The api service's environment (SERVE is `env -i VARS… node …`) with the sale's variables in
-# place of its empty SMTP_URL and DATATOOLS_MAIL_FROM.
-SALE_SERVE=()
-for arg in "${SERVE[@]:2}"; do
-  case "$arg" in SMTP_URL=* | DATATOOLS_MAIL_FROM=*) ;; *) SALE_SERVE+=("$arg") ;; esac
-done
-SERVE=(env -i "${SALE_VARS[@]}" "${SALE_SERVE[@]}")
+# with_sale_vars NAME: the command in array NAME (`env -i VARS… node …`, the api service's
+# environment) with the sale's variables in place of its empty SMTP_URL and DATATOOLS_MAIL_FROM.
+with_sale_vars() {
+  local -n cmd=$1
+  local arg out=(env -i "${SALE_VARS[@]}")
+  for arg in "${cmd[@]:2}"; do
+    case "$arg" in SMTP_URL=* | DATATOOLS_MAIL_FROM=*) ;; *) out+=("$arg") ;; esac
+  done
+  cmd=("${out[@]}")
+}
+with_sale_vars SERVE
 start_server
 # A product added to the file while the server runs is used without a restart (docs/SELLING.md).
 printf '{"stripe": {"core-1y": {"tier": "core", "years": 1}}}\n' >"$CONFIG/products.json.new"
@@ -646,10 +650,8 @@ chmod 644 "$CONFIG/products.json.new"
 mv "$CONFIG/products.json.new" "$CONFIG/products.json"
 [ "$(curl -sS "$API/readyz" | jq -r .delivery)" = on ] || fail "/readyz does not report delivery on with SMTP_URL set"
 # doctor in the same environment names the store that is on and the SMTP server (SELLING.md, step 5).
-SALE_IN_API=(env -i "${SALE_VARS[@]}")
-for arg in "${IN_API[@]:2}"; do
-  case "$arg" in SMTP_URL=* | DATATOOLS_MAIL_FROM=*) ;; *) SALE_IN_API+=("$arg") ;; esac
-done
+SALE_IN_API=("${IN_API[@]}")
+with_sale_vars SALE_IN_API
 "${SALE_IN_API[@]}" doctor --secrets-dir "$SECRETS" >"$SALE/doctor.txt" || fail "doctor found problems with the store configured: $(grep '^FAIL' "$SALE/doctor.txt")"
 grep -qx 'ok    sales: Stripe webhooks are on (1 product in DATATOOLS_PRODUCTS_FILE)' "$SALE/doctor.txt" &&
   grep -q "^ok    e-mail: license e-mails go out through smtp://127.0.0.1:$SMTP_PORT " "$SALE/doctor.txt" ||

@@ -312,20 +312,19 @@ function checkServerConfig(input: DoctorInput, add: (f: Finding) => void): void 
   }
 }
 
+/** The stores' names and secrets; a store's webhook route is /v1/webhooks/<key>. */
 const STORES = [
   {
     name: "Stripe",
     key: "stripe",
     secret: (s: SalesConfig) => s.stripeSecret,
-    vars: SALES_VARS.STRIPE_SECRET_FILE,
-    route: "/v1/webhooks/stripe",
+    secretFile: SALES_VARS.STRIPE_SECRET_FILE,
   },
   {
     name: "Lemon Squeezy",
     key: "lemonsqueezy",
     secret: (s: SalesConfig) => s.lemonSqueezySecret,
-    vars: SALES_VARS.LEMONSQUEEZY_SECRET_FILE,
-    route: "/v1/webhooks/lemonsqueezy",
+    secretFile: SALES_VARS.LEMONSQUEEZY_SECRET_FILE,
   },
 ] as const;
 
@@ -357,8 +356,8 @@ function checkSales(sales: SalesConfig, add: (f: Finding) => void): void {
       add({
         check: "sales",
         level: "warning",
-        message: `${store.name} webhooks are off (no signing secret, or an empty ${store.vars}) although ${listed}: ${store.route} refuses every event with WEBHOOK_NOT_CONFIGURED`,
-        fix: `put the webhook's signing secret from the store's dashboard in the file ${store.vars} names, then restart the server`,
+        message: `${store.name} webhooks are off (no signing secret, or an empty ${store.secretFile}) although ${listed}: /v1/webhooks/${store.key} refuses every event with WEBHOOK_NOT_CONFIGURED`,
+        fix: `put the webhook's signing secret from the store's dashboard in the file ${store.secretFile} names, then restart the server`,
       });
     } else {
       add({
